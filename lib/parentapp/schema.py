@@ -596,7 +596,8 @@ def _column_problems(df: pd.DataFrame, source: str) -> list[Problem]:
     if extra:
         out.append(Problem(
             "", (), len(extra),
-            f"{len(extra)} column(s) not in the data dictionary: {', '.join(map(str, extra))}",
+            f"{_count(len(extra), 'column')} not in the data dictionary: "
+            f"{', '.join(map(str, extra))}",
             "nothing to fix: extra columns are kept but not used by the pipeline",
             source=source, severity="note",
         ))
