@@ -841,3 +841,19 @@ def example(n_students: int = 200, seed: int = 0) -> pd.DataFrame:
         "score_lang_jan": np.clip(np.round(score_lang_sep + rng.normal(2, 5, n), 1), 0, 100),
     })
     return frame
+
+
+def update_readme(path=None) -> bool:
+    """Rewrite the generated dictionary table in ``data/README.md``; True if it changed."""
+    from parentapp import paths
+
+    path = paths.DATA_DIR / "README.md" if path is None else path
+    old = path.read_text(encoding="utf-8")
+    new = update_readme_text(old)
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+    return new != old
+
+
+if __name__ == "__main__":  # `python -m parentapp.schema` regenerates the table in data/README.md
+    print("data/README.md updated" if update_readme() else "data/README.md already up to date")
