@@ -544,3 +544,10 @@ def test_errors_are_value_errors(trial):
         assert issubclass(error, ValueError)
     with pytest.raises(ValueError, match="cov="):
         estimate.study(trial, cov="hc3")
+
+
+def test_a_column_in_two_roles_is_refused(trial):
+    with pytest.raises(EstimationError, match="'app_used' as treatment and control"):
+        estimate.iv(trial, "practice_min_total", "app_used", controls=["app_used"])
+    with pytest.raises(EstimationError, match="'access' as instrument and categorical"):
+        estimate.iv(trial, "practice_min_total", "app_used", categorical=["access"])

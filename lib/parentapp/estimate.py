@@ -100,7 +100,7 @@ class ZeroTakeUpError(EstimationError):
 # --------------------------------------------------------------------------- design
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Design:
     """The numeric design of one IV model, after missing values and collinear controls.
 
@@ -356,11 +356,17 @@ def prepare_design(
         "cluster": [cluster] if cluster is not None else [],
     }
     _check_columns(data, roles)
-    overlap = set(instruments) & ({outcome, treatment} | set(controls_t) | set(categorical_t))
-    if overlap or outcome == treatment:
+    role_of: dict[str, list[str]] = {}
+    for role, cols in roles.items():
+        if role != "cluster":  # the cluster may also be a control (e.g. school)
+            for c in cols:
+                role_of.setdefault(c, []).append(role)
+    clashes = {c: r for c, r in role_of.items() if len(r) > 1}
+    if clashes:
+        listed = "; ".join(f"{c!r} as {' and '.join(r)}" for c, r in clashes.items())
         raise EstimationError(
-            f"Column(s) {sorted(overlap or {outcome})} play two roles in the model. Fix: each "
-            "column can be only one of outcome, treatment, instrument or control."
+            f"Column(s) used in two roles: {listed}. Fix: each column can be only one of "
+            "outcome, treatment, instrument or control."
         )
 
     mask, where = _subset_mask(data, subset)
