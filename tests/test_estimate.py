@@ -551,3 +551,27 @@ def test_a_column_in_two_roles_is_refused(trial):
         estimate.iv(trial, "practice_min_total", "app_used", controls=["app_used"])
     with pytest.raises(EstimationError, match="'access' as instrument and categorical"):
         estimate.iv(trial, "practice_min_total", "app_used", categorical=["access"])
+
+
+def test_table1_on_the_analysis_sample_of_the_pipeline():
+    """Raw records in the schema -> parentapp.sample.build -> table1 (categorical dtypes)."""
+    from parentapp import paper, sample, schema, tables
+
+    analysis = sample.build(schema.example(n_students=600, seed=1)).data
+    result = estimate.table1(analysis)
+    assert list(result) == ["all", "grade1", "grade2", "grade3"]
+    spec = estimate.STUDY_SPEC
+    y, d, z, x, groups = numpy_design(
+        analysis,
+        spec["outcome"],
+        spec["treatment"],
+        [spec["instrument"]],
+        spec["controls"],
+        spec["categorical"],
+        spec["cluster"],
+    )
+    beta, v = numpy_2sls(y, d, z, x, groups, "CR1")
+    assert result["all"].coef == pytest.approx(beta[-1], rel=1e-8)
+    assert result["all"].se == pytest.approx(np.sqrt(v[-1, -1]), rel=1e-8)
+    table = tables.regression_table(result, published=paper.TABLE1)
+    assert table.loc["N", "all"] == str(len(y))
