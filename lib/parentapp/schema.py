@@ -621,7 +621,8 @@ def _final_types(parsed: pd.DataFrame) -> pd.DataFrame:
         ):
             out[name] = out[name].astype("int64")
         elif col.dtype == "category":
-            out[name] = pd.Categorical(out[name], categories=list(col.allowed))
+            known = out[name].where(out[name].isin(col.allowed))  # invalid ones are reported
+            out[name] = pd.Categorical(known, categories=list(col.allowed))
         elif col.dtype == "str":
             out[name] = out[name].astype("str").where(out[name].notna(), None)
     return out
@@ -674,7 +675,14 @@ def check(df: pd.DataFrame, source: str = "<data>") -> tuple[pd.DataFrame, list[
                     continue
             problems.append(_pandera_problem(column, kind, cases, source))
 
-    problems += _design_problems(parsed, source)
+    # Design rules see only values that passed the per-column checks, so one bad cell is
+    # reported once (e.g. access = 2 is not also a sibling mismatch).
+    screened = parsed.copy()
+    for column, cases in value_cases.groupby("column", sort=False) if len(value_cases) else ():
+        if column in screened.columns and not isinstance(column, tuple):
+            bad = cases["index"].dropna().astype(int).unique()
+            screened.loc[screened.index.isin(bad), column] = np.nan
+    problems += _design_problems(screened, source)
     order = {name: i for i, name in enumerate(COLUMNS)}
     problems.sort(key=lambda p: (p.severity != "error", order.get(p.column, -1)))
     return _final_types(parsed), problems
