@@ -7,12 +7,14 @@
     parentapp build [--data FILE] [--out DIR] [--jobs N]
                                              run the notebooks and render the report
 
-Exit codes: 0 success, 2 bad input (unreadable file, invalid data, bad arguments).
+Exit codes: 0 success, 1 the build failed (a notebook raised), 2 bad input (unreadable file,
+invalid data, bad arguments).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ from pathlib import Path
 from parentapp import paths
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -52,8 +55,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from parentapp import simulate
+    from parentapp import io
 
+    simulate = importlib.import_module("parentapp.simulate")
+    if args.out.suffix.lower() not in io.FORMATS:
+        print(f"parentapp simulate: {args.out}: unknown file type '{args.out.suffix}'; use one "
+              f"of {', '.join(sorted(io.FORMATS))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     kwargs = {"seed": args.seed}
     if args.n_students is not None:
         kwargs["n_students"] = args.n_students
@@ -86,9 +94,19 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from parentapp import build
+    from parentapp import io
 
-    build.build(data=args.data, out=args.out, jobs=args.jobs)
+    if args.data is not None:
+        io.load(args.data)  # bad data stop here with every problem listed (exit 2)
+    build = importlib.import_module("parentapp.build")  # heavy (papermill): only when building
+    kwargs = {"data": args.data, "out": args.out}
+    if args.jobs is not None:
+        kwargs["jobs"] = args.jobs
+    try:
+        build.build(**kwargs)
+    except build.BuildError as exc:
+        print(f"parentapp build: failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -133,8 +151,8 @@ def parser() -> argparse.ArgumentParser:
                    help="raw data file (default: the embedded synthetic trial)")
     p.add_argument("--out", type=Path, default=paths.REPORT_DIR, metavar="DIR",
                    help=f"output directory (default {paths.REPORT_DIR})")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="notebooks run in parallel (default 1)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="notebooks run in parallel (default: the build's default)")
     p.set_defaults(run=_build)
     return top
 
