@@ -536,8 +536,9 @@ def randomisation_inference_many(
                 codes = _strata_of_clusters(part, strata.get(name))
                 blocks = _assignment_chunks(observed_assignment, codes, n_draws, rng, chunk_size)
             else:
-                blocks = (_custom_block(assign, rng, b - a, g) for a, b in _chunks(n_draws,
-                                                                                  chunk_size))
+                blocks = (
+                    _custom_block(assign, rng, b - a, g) for a, b in _chunks(n_draws, chunk_size)
+                )
         draws = np.empty(total)
         position = 0
         for block in blocks:
@@ -686,9 +687,7 @@ class _WildSums:
         with np.errstate(divide="ignore", invalid="ignore"):
             delta = lin_u / zd_star
             # scores: (Y - null D) - delta * (pi C + D - pi Z)
-            sum_sq = self._sum_sq(
-                {"Y": 1.0, "D": -null - delta, "Z": delta * pi, "C": -delta * pi}
-            )
+            sum_sq = self._sum_sq({"Y": 1.0, "D": -null - delta, "Z": delta * pi, "C": -delta * pi})
             t = delta * np.abs(zd_star) / np.sqrt(p.ssc * np.maximum(sum_sq, 0.0))
         return np.nan_to_num(t, nan=0.0, posinf=np.inf, neginf=-np.inf)
 
@@ -744,8 +743,22 @@ class BootstrapResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             k: getattr(self, k)
-            for k in ("target", "method", "estimate", "se", "tstat", "null", "pvalue",
-                      "ci_low", "ci_high", "level", "n_draws", "weights", "n_clusters", "seed")
+            for k in (
+                "target",
+                "method",
+                "estimate",
+                "se",
+                "tstat",
+                "null",
+                "pvalue",
+                "ci_low",
+                "ci_high",
+                "level",
+                "n_draws",
+                "weights",
+                "n_clusters",
+                "seed",
+            )
         }
 
 
@@ -757,8 +770,9 @@ def _boot_pvalue(t_obs: float, t_draws: np.ndarray, alternative: str) -> float:
     return float(np.mean(t_draws <= t_obs))
 
 
-def _invert(pvalue_at: Callable[[float], float], estimate: float, se: float, alpha: float,
-            tol: float = 1e-6) -> tuple[float, float]:
+def _invert(
+    pvalue_at: Callable[[float], float], estimate: float, se: float, alpha: float, tol: float = 1e-6
+) -> tuple[float, float]:
     """Interval {b: p(b) > alpha} found outward from the estimate (bracketing, then bisection).
     A side is infinite when the p-value stays above alpha up to 2^30 standard errors."""
     scale = se if np.isfinite(se) and se > 0 else max(abs(estimate), 1.0)
@@ -847,8 +861,9 @@ def wild_bootstrap(
     else:
         estimate, se = part.iv()
         t_of = sums.iv_t
-        method = ("WRE wild restricted efficient cluster bootstrap (Davidson-MacKinnon 2010), "
-                  "CR1 2SLS t")
+        method = (
+            "WRE wild restricted efficient cluster bootstrap (Davidson-MacKinnon 2010), CR1 2SLS t"
+        )
 
     def pvalue_at(b0: float) -> float:
         return _boot_pvalue((estimate - b0) / se, t_of(b0), alternative)
@@ -969,8 +984,9 @@ class AndersonRubinResult:
         }
 
 
-def anderson_rubin(design: Any, level: float = 0.95, distribution: str = "chi2"
-                   ) -> AndersonRubinResult:
+def anderson_rubin(
+    design: Any, level: float = 0.95, distribution: str = "chi2"
+) -> AndersonRubinResult:
     """Cluster-robust (CR1) Anderson–Rubin confidence set for the IV coefficient, exactly.
 
     For each b, regress ``y - b*d`` on access and the controls and test the access coefficient
@@ -1016,7 +1032,7 @@ def anderson_rubin(design: Any, level: float = 0.95, distribution: str = "chi2"
         else:
             root = -c / b
             shape = "ray"
-            intervals = (((-inf, root),) if b > 0 else ((root, inf),))
+            intervals = ((-inf, root),) if b > 0 else ((root, inf),)
     else:
         disc = b * b - 4 * a * c
         if a > 0:
@@ -1112,8 +1128,9 @@ def benjamini_hochberg(pvalues: Sequence[float] | Mapping[str, float] | np.ndarr
     """
     if isinstance(pvalues, Mapping):
         keys = list(pvalues)
-        return dict(zip(keys, benjamini_hochberg(np.array([pvalues[k] for k in keys])),
-                        strict=True))
+        return dict(
+            zip(keys, benjamini_hochberg(np.array([pvalues[k] for k in keys])), strict=True)
+        )
     p = np.asarray(pvalues, dtype=float).reshape(-1)
     if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
         raise InferenceError("p-values must lie in [0, 1] and be finite.")
@@ -1143,8 +1160,7 @@ def _groups_rows(groups: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
     return rows
 
 
-def _stepdown(t_obs: np.ndarray, t_draws: np.ndarray, stepdown: bool,
-              plus_one: bool) -> np.ndarray:
+def _stepdown(t_obs: np.ndarray, t_draws: np.ndarray, stepdown: bool, plus_one: bool) -> np.ndarray:
     """Max-|t| adjusted p-values; t_draws is (S, B)."""
     abs_obs, abs_draws = np.abs(t_obs), np.abs(t_draws)
     order = np.argsort(-abs_obs)
@@ -1166,7 +1182,7 @@ def romano_wolf(
     n_draws: int = 9_999,
     seed: int = DEFAULT_SEED,
     resampling: str = "wild",
-    weights: str = "rademacher",
+    weights: str | np.ndarray = "rademacher",
     stepdown: bool = True,
     strata: Any = None,
     chunk_size: int = DEFAULT_CHUNK,
@@ -1213,13 +1229,16 @@ def romano_wolf(
         estimates[name], tstats[name] = coef, coef / se
     t_obs = np.array([tstats[n] for n in names])
     if resampling == "wild":
-        t_draws = np.vstack([
-            _WildSums(parts[n], weights, n_draws, seed, chunk_size, with_treatment=False)
-            .itt_t(0.0)
-            for n in names
-        ])
+        t_draws = np.vstack(
+            [
+                _WildSums(parts[n], weights, n_draws, seed, chunk_size, with_treatment=False).itt_t(
+                    0.0
+                )
+                for n in names
+            ]
+        )
         plus_one = False
-        used_seed = seed
+        used_seed = seed if isinstance(weights, str) else None
     elif resampling == "randomisation":
         full = _Partialled(arrays)
         observed = _cluster_assignment(full)
@@ -1473,8 +1492,11 @@ def lee_bounds(
     lower, upper, arm, share, q1, q0, compliance = _lee_point(y, r, z, d)
     ci_low = ci_high = None
     if n_boot > 0:
-        codes = (np.arange(y.size) if clusters is None
-                 else np.unique(np.asarray(clusters), return_inverse=True)[1].reshape(-1))
+        codes = (
+            np.arange(y.size)
+            if clusters is None
+            else np.unique(np.asarray(clusters), return_inverse=True)[1].reshape(-1)
+        )
         order = np.argsort(codes, kind="stable")
         starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
         sizes = np.bincount(codes)
@@ -1583,5 +1605,6 @@ def replication_probability(
     holds = {k: np.array(v, dtype=bool) for k, v in outcomes.items()}
     probability = {k: float(v.mean()) for k, v in holds.items()}
     mc_se = {k: math.sqrt(p * (1 - p) / n_reps) for k, p in probability.items()}
-    return ReplicationResult(probability=probability, mc_se=mc_se, n_reps=n_reps, seed=seed,
-                             holds=holds)
+    return ReplicationResult(
+        probability=probability, mc_se=mc_se, n_reps=n_reps, seed=seed, holds=holds
+    )
