@@ -211,3 +211,27 @@ def test_checksum_is_sha256(tmp_path):
     path = tmp_path / "f.csv"
     path.write_bytes(b"a,b\n1,2\n")
     assert io.file_checksum(path) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+
+
+# ---------------------------------------------------------------- the calibrated synthetic trial
+
+
+@pytest.fixture(scope="module")
+def trial():
+    from parentapp import simulate
+
+    return simulate.simulate()
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_synthetic_trial_validates_in_every_format(tmp_path, trial, suffix):
+    """Files written by the simulator's own writers are read back as the same valid data."""
+    path = trial.write(tmp_path / f"trial{suffix}")
+    loaded = io.load(path)
+    assert schema.errors_only(schema.validate(loaded, str(path))) == []
+    pd.testing.assert_frame_equal(loaded, schema.coerce(trial.data))
+
+
+def test_synthetic_trial_as_dutch_csv(tmp_path, trial):
+    path = io.write_table(trial.data, tmp_path / "trial_nl.csv", sep=";", decimal=",")
+    pd.testing.assert_frame_equal(io.load(path), schema.coerce(trial.data))

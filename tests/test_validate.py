@@ -397,3 +397,26 @@ def test_any_out_of_range_cell_is_found_in_its_row(base, column, position, exces
     assert len(found) == 1
     assert found[0].rows == (position + 1,)
     assert re.search(r"outside the plausible range", found[0].message)
+
+
+# ---------------------------------------------------------------- data/README.md
+
+
+def test_data_readme_dictionary_matches_columns():
+    from parentapp import paths
+
+    text = (paths.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    assert schema.update_readme_text(text) == text, (
+        "data/README.md is out of date: run `.venv/bin/python -m parentapp.schema`"
+    )
+    block = text[text.index(schema.README_BEGIN):text.index(schema.README_END)]
+    table_rows = [line for line in block.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in table_rows] == list(COLUMNS)
+    assert "(synthetic/README.md)" in text
+
+
+def test_rendered_dictionary_states_type_unit_and_allowed_values():
+    table = schema.render_dictionary()
+    assert "| `cito` | float | points | 501 to 550 | yes |" in table
+    assert "| `gender` | category |  | boy, girl | no |" in table
+    assert "| `access` | int |  | 0 = no, 1 = yes | no |" in table
