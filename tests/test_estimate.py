@@ -575,3 +575,20 @@ def test_table1_on_the_analysis_sample_of_the_pipeline():
     assert result["all"].se == pytest.approx(np.sqrt(v[-1, -1]), rel=1e-8)
     table = tables.regression_table(result, published=paper.TABLE1)
     assert table.loc["N", "all"] == str(len(y))
+
+
+def test_table1_on_the_default_synthetic_data():
+    """The embedded default data (data/synthetic/trial.csv) through parentapp.io and
+    parentapp.sample: the paper's N per column, and estimates near the simulator's true
+    in-sample complier effects (trial.truth.json)."""
+    from parentapp import io, paper, paths, sample
+
+    analysis = sample.build(io.load(paths.DEFAULT_DATA)).data
+    truth = json.loads(paths.DEFAULT_TRUTH.read_text())["table1"]
+    result = estimate.table1(analysis)
+    assert list(result) == list(paper.TABLE1)
+    for key, res in result.items():
+        assert res.nobs == paper.TABLE1[key].nobs
+        assert res.dropped == {}
+        assert abs(res.coef - truth[key]) < 3 * res.se, (key, res.coef, truth[key], res.se)
+        assert res.first_stage_f > 10
