@@ -616,3 +616,216 @@ def joined(items: Iterable[str]) -> str:
     if not items:
         return "none"
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --------------------------------------------------------------------------- notebook helpers
+
+
+def flow_table(flow: pd.DataFrame) -> pd.DataFrame:
+    """The attrition flow as a table of student counts indexed by stage (for ``suppress``),
+    with the published counts beside ours where the paper printed one."""
+    counts = ["n", "dropped", "no_access", "access", "grade_1", "grade_2", "grade_3"]
+    table = flow.set_index("stage")[counts].astype(int)
+    published = [paper.SAMPLE["students_total_min"], paper.SAMPLE["respondents"],
+                 paper.SAMPLE["table1_nobs"]]
+    table["published_n"] = published[: len(table)] + [0] * max(0, len(table) - 3)
+    return table
+
+
+def describe_flow(flow: pd.DataFrame) -> str:
+    """A sentence on the funnel from all students to the analysis sample, with shares."""
+    n = flow["n"].tolist()
+    return (f"Of {n[0]} students, {n[1]} ({n[1] / n[0]:.1%}) answered the student "
+            f"questionnaire, and {n[2]} of them ({n[2] / n[1]:.1%}) have every control: the "
+            f"analysis sample. The paper reports just over {paper.SAMPLE['students_total_min']}"
+            f", {paper.SAMPLE['respondents']} and {paper.SAMPLE['table1_nobs']}.")
+
+
+def sample_description(data: pd.DataFrame, covariates: Sequence[str] = BALANCE_COVARIATES,
+                       by: str = "grade") -> pd.DataFrame:
+    """Mean of every covariate (shares for dummies) per level of ``by`` and overall, with the
+    number of students as the row ``n``."""
+    values = _expand(data, [c for c in covariates if c != by])
+    table = values.groupby(data[by], observed=True, sort=True).mean().T
+    table["all"] = values.mean()
+    sizes = data.groupby(by, observed=True, sort=True).size()
+    table.loc["n"] = [*sizes.tolist(), len(data)]
+    table.columns = [f"{by} {c}" if c != "all" else c for c in table.columns]
+    return table
+
+
+def sample_description_counts(data: pd.DataFrame, table: pd.DataFrame,
+                              by: str = "grade") -> pd.DataFrame:
+    """The students behind each column of :func:`sample_description` (for ``suppress``)."""
+    sizes = [*data.groupby(by, observed=True, sort=True).size().tolist(), len(data)]
+    return pd.DataFrame([sizes] * len(table), index=table.index, columns=table.columns)
+
+
+def first_stage_frame(results: Mapping[Any, Any]) -> pd.DataFrame:
+    """First stage of each result: coefficient of access on use, se, F, take-up with and
+    without access, nobs."""
+    rows = {}
+    for key, r in results.items():
+        if isinstance(r, str):
+            continue
+        fs = r.first_stage
+        rows[str(key)] = {"coef": fs.coef, "se": fs.se, "F": fs.fstat,
+                          "takeup_access": fs.take_up_instrumented,
+                          "takeup_no_access": fs.take_up_not_instrumented, "nobs": r.nobs}
+    frame = pd.DataFrame(rows).T
+    frame["nobs"] = frame["nobs"].astype(int)
+    return frame
+
+
+def describe_first_stage(results: Mapping[Any, Any], strong: float = 10.0) -> str:
+    """Sentence on first-stage strength: the weakest F and whether every F exceeds ``strong``."""
+    frame = first_stage_frame(results)
+    weakest = frame["F"].idxmin()
+    verdict = ("every first stage is strong (F above the rule-of-thumb 10)"
+               if (frame["F"] > strong).all() else
+               f"at least one first stage is weak (F below {strong:g}); read its 2SLS estimate "
+               "with the weak-instrument-robust interval")
+    return (f"First-stage F ranges from {frame['F'].min():.1f} ({weakest}) to "
+            f"{frame['F'].max():.1f}: {verdict}.")
+
+
+def takeup_gap(data: pd.DataFrame, by: str = "ses_group", arm: str = "access",
+               used: str = "app_used", cluster: str = "family_id") -> BalanceResult:
+    """Does take-up differ between groups? Among students with access, a family-clustered
+    joint test that the ``by`` dummies do not predict app use (and use rates per group)."""
+    with_access = data[data[arm] == 1]
+    return balance(with_access, [by], arm=used, cluster=cluster)
+
+
+def describe_takeup_gap(gap: BalanceResult, by: str = "ses_group") -> str:
+    """Sentence on the take-up gap between groups, from :func:`takeup_gap`."""
+    verdict = ("take-up differs significantly between the groups at 5 %"
+               if gap.joint_pvalue < 0.05 else
+               "no significant difference in take-up between the groups at 5 %")
+    return (f"Among students with access, does {by} predict app use? Joint test "
+            f"F({gap.joint_df[0]}, {gap.joint_df[1]}) = {gap.joint_f:.2f}, "
+            f"p = {gap.joint_pvalue:.3f}: {verdict}.")
+
+
+def describe_table1(results: Mapping[str, Any], unit: str = "minutes of practice per week"
+                    ) -> str:
+    """One :func:`describe_effect` line per Table 1 column, as a markdown list."""
+    labels = {**paper.TABLE1_LABELS}
+    return "\n".join(f"- {describe_effect(r, labels.get(k, str(k)).lower(), unit)}"
+                     for k, r in results.items())
+
+
+def estimators_frame(results: Mapping[str, Any]) -> pd.DataFrame:
+    """Naive OLS, ITT, first stage and 2SLS side by side for each key (rows key, estimator)."""
+    frames = {key: r.summary() for key, r in results.items() if not isinstance(r, str)}
+    frame = pd.concat(frames, names=["sample", "estimate"])
+    return frame
+
+
+def robust_inference_frame(results: Mapping[str, Any], n_draws: int, seed: int
+                           ) -> pd.DataFrame:
+    """Per key: randomisation-inference p-value of the ITT (family-level re-draws of access)
+    and the cluster-robust Anderson-Rubin 95 % set of the effect of use, beside the usual
+    2SLS p-value and interval."""
+    from parentapp import inference
+
+    usable = {k: r for k, r in results.items() if not isinstance(r, str)}
+    ri = inference.randomisation_inference_many({k: r.design for k, r in usable.items()},
+                                                n_draws=n_draws, seed=seed)
+    rows = {}
+    for key, r in usable.items():
+        ar = inference.anderson_rubin(r.design)
+        rows[key] = {"coef": r.coef, "pvalue": r.pvalue, "ci_low": r.ci_low,
+                     "ci_high": r.ci_high, "ri_pvalue": ri[key].pvalue,
+                     "ar_pvalue": float(ar.pvalue(0.0)), "ar_ci_low": ar.ci_low,
+                     "ar_ci_high": ar.ci_high, "ar_shape": ar.shape, "nobs": r.nobs,
+                     "n_draws": ri[key].n_draws}
+    frame = pd.DataFrame(rows).T
+    for column in frame.columns.drop("ar_shape"):
+        frame[column] = frame[column].astype(float)
+    frame[["nobs", "n_draws"]] = frame[["nobs", "n_draws"]].astype(int)
+    return frame
+
+
+def describe_robust_inference(frame: pd.DataFrame) -> str:
+    """Sentences comparing the usual p-values with randomisation and Anderson-Rubin ones."""
+    lines = []
+    for key, row in frame.iterrows():
+        agree = (row["pvalue"] < 0.10) == (row["ri_pvalue"] < 0.10) == (row["ar_pvalue"] < 0.10)
+        lines.append(
+            f"- {key}: usual p = {row['pvalue']:.3f}, randomisation p = {row['ri_pvalue']:.3f}, "
+            f"Anderson-Rubin p = {row['ar_pvalue']:.3f} ("
+            + ("all three agree at 10 %" if agree else "they disagree at 10 %: "
+               "read this estimate with care") + ")."
+        )
+    return "\n".join(lines)
+
+
+def with_grade_band(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with ``grade_band``: "grades 1-2" or "grade 3" (claims 5 and 6 pool grades
+    1 and 2)."""
+    band = np.where(data["grade"] == 3, "grade 3", "grades 1-2")
+    out = data.copy()
+    out["grade_band"] = pd.Categorical(band, categories=["grades 1-2", "grade 3"], ordered=True)
+    return out
+
+
+def interaction_tests(data: pd.DataFrame, group: str, within: str = "grade",
+                      **kw: Any) -> pd.DataFrame:
+    """Within every level of ``within``: does the effect differ between levels of ``group``?
+    (:func:`estimate.interaction`; a level where the test cannot run gets a note.)"""
+    # The group enters as categories; it cannot also be a numeric control.
+    kw = {**kw, "controls": tuple(c for c in kw.get("controls", ()) if c != group),
+          "categorical": tuple(c for c in kw.get("categorical", ()) if c != group)}
+    rows = {}
+    for level in sorted(data[within].dropna().unique()):
+        try:
+            res = estimate.interaction(data, group, subset=(data[within] == level).to_numpy(),
+                                       **kw)
+            rows[f"{within} {level}"] = {"F": res.wald_f, "df1": res.wald_df[0],
+                                         "df2": res.wald_df[1], "pvalue": res.wald_pvalue,
+                                         "nobs": res.nobs, "note": ""}
+        except estimate.EstimationError as error:
+            rows[f"{within} {level}"] = {"F": np.nan, "df1": 0, "df2": 0, "pvalue": np.nan,
+                                         "nobs": 0, "note": str(error)}
+    frame = pd.DataFrame(rows).T
+    frame[["F", "pvalue"]] = frame[["F", "pvalue"]].astype(float)
+    frame[["df1", "df2", "nobs"]] = frame[["df1", "df2", "nobs"]].astype(int)
+    return frame
+
+
+def describe_interactions(frame: pd.DataFrame, group: str) -> str:
+    """Sentences: in which levels the effect differs significantly by ``group``."""
+    lines = []
+    for level, row in frame.iterrows():
+        if row["note"]:
+            lines.append(f"- {level}: not testable ({row['note']}).")
+        else:
+            lines.append(f"- {level}: the effect differs by {group} with p = {row['pvalue']:.3f}"
+                         f" ({significance_phrase(row['pvalue'])}).")
+    return "\n".join(lines)
+
+
+def adjusted_pvalues(data: pd.DataFrame, by: str | Sequence[str], n_draws: int, seed: int,
+                     outcome: str = OUTCOME, **kw: Any) -> pd.DataFrame:
+    """Romano-Wolf (stepdown, wild cluster bootstrap) and Benjamini-Hochberg adjusted p-values
+    for "no effect" in every cell of ``by``, with the number of students per cell."""
+    from parentapp import inference
+
+    kw = {k: v for k, v in kw.items() if k != "cov"}
+    design = estimate.prepare_design(data, outcome, **kw)
+    masks = subgroup_masks(data, design, by)
+    masks = {k: m for k, m in masks.items() if m.sum() >= privacy.MIN_CELL}
+    result = inference.romano_wolf(design, masks, n_draws=n_draws, seed=seed)
+    frame = result.to_frame()
+    frame["nobs"] = [int(masks[k].sum()) for k in frame.index]
+    return frame
+
+
+def describe_adjusted(frame: pd.DataFrame) -> str:
+    """Which cells stay significant at 10 % after the Romano-Wolf adjustment."""
+    raw = [f"({k})" for k, r in frame.iterrows() if r["pvalue"] < 0.10]
+    kept = [f"({k})" for k, r in frame.iterrows() if r["adjusted"] < 0.10]
+    return (f"Unadjusted, {len(raw)} of {len(frame)} cells are significant at 10 % "
+            f"({joined(raw)}); after the Romano-Wolf adjustment for testing {len(frame)} cells "
+            f"at once, {len(kept)} remain ({joined(kept)}).")
