@@ -302,18 +302,9 @@ def input_identifiers(path: Path | None) -> set[str]:
     """The student and family IDs in the data file (for the leak scan); empty if no file."""
     if path is None or not path.is_file():
         return set()
-    try:
-        from parentapp.io import read_table
-    except ImportError:  # the reader module is optional for the build; plain pandas suffices
-        read_table = None
-    import pandas as pd
+    from parentapp.io import read_table
 
-    if read_table is not None:
-        frame = read_table(path)
-    elif path.suffix.lower() == ".parquet":
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, sep=None, engine="python", dtype=str)
+    frame = read_table(path)
     ids: set[str] = set()
     for column in ID_COLUMNS:
         if column in frame.columns:
@@ -336,15 +327,37 @@ def _describe_failure(failure: Mapping[str, Any]) -> str:
             lines[0] += f" (In [{failure['exec_count']}])"
     lines[0] += ":"
     if failure.get("source"):
-        excerpt = failure["source"].strip().splitlines()
-        shown = "\n".join("    | " + line for line in excerpt[:12])
-        more = f"\n    | ... ({len(excerpt) - 12} more lines)" if len(excerpt) > 12 else ""
-        lines.append(f"  cell source:\n{shown}{more}")
+        lines.append("  cell source:\n" + _excerpt(failure["source"], failure.get("line")))
     lines.append(f"  exception: {failure['ename']}: {failure['evalue']}")
     if failure.get("kept"):
         lines.append(f"  executed notebook kept for inspection: {failure['kept']}")
     lines.append("  The previous report was left untouched.")
     return "\n".join(lines)
+
+
+def _excerpt(source: str, line: int | None, context: int = 4) -> str:
+    """Source lines around the failing ``line`` (1-based), marked ``>``; else the first 12."""
+    rows = source.splitlines()
+    if line is None or not 1 <= line <= len(rows):
+        first, last = 0, min(len(rows), 12)
+    else:
+        first, last = max(0, line - 1 - context), min(len(rows), line + context)
+    shown = [("  > " if i + 1 == line else "    ") + f"{i + 1:>3} | {rows[i]}"
+             for i in range(first, last)]
+    if first > 0:
+        shown.insert(0, "        ...")
+    if last < len(rows):
+        shown.append("        ...")
+    return "\n".join(shown)
+
+
+def _failing_line(traceback_lines: Sequence[str]) -> int | None:
+    """The line of the notebook cell where the exception surfaced (IPython's "Cell In[n],
+    line k" or the "---> k" arrow of the first frame)."""
+    text = _strip_ansi("\n".join(traceback_lines))
+    found = re.search(r"Cell In\[\d+\], line (\d+)", text) or re.search(r"^-+> *(\d+)", text,
+                                                                        re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 def _execute_run(job: dict[str, Any]) -> dict[str, Any]:
@@ -374,7 +387,8 @@ def _execute_run(job: dict[str, Any]) -> dict[str, Any]:
         )
     except PapermillExecutionError as exc:
         failure = {"cell_index": exc.cell_index, "exec_count": exc.exec_count,
-                   "source": exc.source, "ename": exc.ename, "evalue": _strip_ansi(exc.evalue)}
+                   "source": exc.source, "ename": exc.ename, "evalue": _strip_ansi(exc.evalue),
+                   "line": _failing_line(exc.traceback or [])}
     except Exception as exc:  # kernel died, no such kernel, unreadable notebook, ...
         failure = {"cell_index": None, "exec_count": None, "source": None,
                    "ename": type(exc).__name__, "evalue": str(exc),
@@ -887,7 +901,8 @@ def _assemble(spec: Manifest, entries, records, source: DataSource, lock_sha: st
             next=spec.runs[i + 1] if i + 1 < len(spec.runs) else None,
             position=i + 1, total=len(spec.runs), colophon=colophon)
         (staging / "pages" / f"{run.name}.html").write_text(html, encoding="utf-8")
-        shutil.copyfile(entries[run.name] / "executed.ipynb", staging / "runs" / f"{run.name}.ipynb")
+        shutil.copyfile(entries[run.name] / "executed.ipynb",
+                        staging / "runs" / f"{run.name}.ipynb")
 
     table = table1_frame(merged)
     png, (fig_w, fig_h) = _cached_figure(merged, table, out / ".cache", package_sha)

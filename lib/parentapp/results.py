@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,12 @@ def round_significant(x: float, digits: int = SIGNIFICANT_DIGITS) -> float | Non
     if x == 0.0:
         return 0.0  # also turns -0.0 into 0.0, so the sign of zero never changes the bytes
     # repr with the 'g' format gives the shortest decimal with that many significant digits
-    return float(f"{x:.{digits}g}")
+    rounded = float(f"{x:.{digits}g}")
+    if not math.isfinite(rounded):  # rounding up next to the largest double overflows:
+        exact = Decimal(x)  # truncate towards zero instead
+        step = Decimal(1).scaleb(exact.adjusted() - digits + 1)
+        rounded = float(exact.quantize(step, rounding=ROUND_DOWN))
+    return rounded
 
 
 def normalise(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
