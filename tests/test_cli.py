@@ -206,3 +206,10 @@ def test_simulated_data_give_the_papers_sample_sizes(tmp_path, capsys):
     for grade in (1, 2, 3):
         assert flow.loc[3, f"grade_{grade}"] == paper.TABLE1[f"grade{grade}"].nobs
     assert f"analysis sample of {paper.TABLE1['all'].nobs} students" in text
+
+
+def test_validate_embedded_default(capsys):
+    from parentapp import paths
+
+    code, out, _ = run(capsys, "validate", paths.DEFAULT_DATA)
+    assert code == 0 and out.strip().endswith(": OK")

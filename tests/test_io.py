@@ -235,3 +235,10 @@ def test_synthetic_trial_validates_in_every_format(tmp_path, trial, suffix):
 def test_synthetic_trial_as_dutch_csv(tmp_path, trial):
     path = io.write_table(trial.data, tmp_path / "trial_nl.csv", sep=";", decimal=",")
     pd.testing.assert_frame_equal(io.load(path), schema.coerce(trial.data))
+
+
+def test_embedded_default_is_the_simulated_trial(trial):
+    """So the every-format test above covers the embedded file too (xlsx is slow to repeat)."""
+    from parentapp import paths
+
+    pd.testing.assert_frame_equal(io.load(paths.DEFAULT_DATA), schema.coerce(trial.data))

@@ -278,3 +278,15 @@ def test_winsorize_properties(values, upper):
     # order is preserved (ties may be created, never reversed)
     order = np.argsort(series.to_numpy(), kind="stable")
     assert np.all(np.diff(capped.to_numpy()[order]) >= 0)
+
+
+def test_prepare_default_data_reproduces_the_papers_sample(tmp_path):
+    from parentapp import paper
+
+    result = sample.prepare(derived_dir=tmp_path)
+    flow = result.flow.set_index("step")
+    assert flow.loc[2, "n"] == paper.SAMPLE["respondents"]
+    assert len(result.data) == paper.TABLE1["all"].nobs
+    for grade in (1, 2, 3):
+        assert (result.data["grade"] == grade).sum() == paper.TABLE1[f"grade{grade}"].nobs
+    assert result.data["ses_group"].notna().all()
