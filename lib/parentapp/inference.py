@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,6 +207,7 @@ class _Partialled:
             None if self.dt is None else np.bincount(codes, weights=self.zt * self.dt, minlength=g)
         )
         self.r_mat = self.indicator @ (self.zt[:, None] * self.q)  # (G, r): sums of zt*q
+        self.ri_matrix = np.column_stack([self.sum_y, self.sizes, self.q_sums])
 
     def _resid(self, v: np.ndarray) -> np.ndarray:
         return v - self.q @ (self.q.T @ v)
@@ -359,10 +361,14 @@ def _assignment_chunks(
     groups = [np.flatnonzero(strata == s) for s in np.unique(strata[strata >= 0])]
     base = np.zeros(observed.shape[0], dtype=np.int8)
     base[strata >= 0] = np.rint(observed[strata >= 0]).astype(np.int8)
+    whole = len(groups) == 1 and groups[0].size == base.size  # one stratum, no gaps
     for start, stop in _chunks(n_draws, chunk_size):
         block = np.tile(base, (stop - start, 1))
-        for cols in groups:
-            block[:, cols] = rng.permuted(block[:, cols], axis=1)
+        if whole:
+            rng.permuted(block, axis=1, out=block)  # in place: no copies of the block
+        else:
+            for cols in groups:
+                block[:, cols] = rng.permuted(block[:, cols], axis=1)
         yield block
 
 
@@ -396,11 +402,12 @@ def _check_binary(observed: np.ndarray) -> None:
 
 
 def _ri_statistics(part: _Partialled, block: np.ndarray, statistic: str) -> np.ndarray:
-    """ITT statistic of y on a re-drawn z (given x) for each row of block (m, G)."""
+    """ITT statistic of y on a re-drawn 0/1 z (given x) for each row of block (m, G)."""
     f = block.astype(float)
-    num = f @ part.sum_y  # z*'M_x y
-    proj = f @ part.q_sums  # Q'z*, (m, r)
-    den = (f * f) @ part.sizes - np.einsum("ij,ij->i", proj, proj)  # z*'M_x z*
+    # one product gives z*'M_x y, z*'z* (= f @ sizes for 0/1 f) and Q'z*
+    products = f @ part.ri_matrix
+    num, size, proj = products[:, 0], products[:, 1], products[:, 2:]
+    den = size - np.einsum("ij,ij->i", proj, proj)  # z*'M_x z*
     coef = num / den
     if statistic == "coef":
         return coef
@@ -490,6 +497,7 @@ def randomisation_inference_many(
     statistic: str = "coef",
     alternative: str = "two-sided",
     chunk_size: int = DEFAULT_CHUNK,
+    n_jobs: int = 2,
 ) -> dict[str, RandomisationResult]:
     """``randomisation_inference`` for several designs, e.g. the four Table 1 columns.
 
@@ -500,6 +508,8 @@ def randomisation_inference_many(
     ----------
     designs : mapping of name → design
     strata : mapping of name → strata array, optional
+    n_jobs : int
+        Designs evaluated concurrently (threads; the results do not depend on it).
     Other parameters as in ``randomisation_inference``.
 
     Returns
@@ -510,52 +520,83 @@ def randomisation_inference_many(
         raise InferenceError(f"statistic={statistic!r}; use 'coef' or 't'.")
     _check_alternative(alternative)
     strata = strata or {}
-    results: dict[str, RandomisationResult] = {}
-    for name, design in designs.items():
-        part = _Partialled(_arrays(design, need_treatment=False))
-        observed_assignment = _cluster_assignment(part)
-        _check_binary(observed_assignment[part.present])
-        observed = float(_ri_statistics(part, observed_assignment[None, :], statistic)[0])
-        g = part.n_clusters_total
-        if isinstance(assign, np.ndarray):
-            if assign.ndim != 2 or assign.shape[1] != g:
-                raise InferenceError(
-                    f"assign has shape {assign.shape}; design {name!r} has {g} clusters. Fix: "
-                    "pass an (n_draws, n_clusters) array, e.g. from draw_assignments(design)."
-                )
-            total = assign.shape[0]
-            blocks: Iterator[np.ndarray] = (
-                assign[a:b] for a, b in _chunks(assign.shape[0], chunk_size)
-            )
-            used_seed = None
-        else:
-            rng = np.random.default_rng(seed)
-            total = n_draws
-            used_seed = seed
-            if assign is None:
-                codes = _strata_of_clusters(part, strata.get(name))
-                blocks = _assignment_chunks(observed_assignment, codes, n_draws, rng, chunk_size)
-            else:
-                blocks = (
-                    _custom_block(assign, rng, b - a, g) for a, b in _chunks(n_draws, chunk_size)
-                )
-        draws = np.empty(total)
-        position = 0
-        for block in blocks:
-            draws[position : position + block.shape[0]] = _ri_statistics(part, block, statistic)
-            position += block.shape[0]
-        results[name] = RandomisationResult(
-            statistic=statistic,
-            observed=observed,
-            pvalue=_ri_pvalue(observed, draws, alternative),
-            n_draws=total,
-            null_draws=draws,
-            alternative=alternative,
-            n_clusters=part.n_clusters,
-            n_treated_clusters=int(observed_assignment[part.present].sum()),
-            seed=used_seed,
+    if isinstance(assign, np.ndarray):
+        assign = _binary_block(assign)
+
+    def run(name: str) -> RandomisationResult:
+        return _randomisation_one(
+            name,
+            designs[name],
+            n_draws,
+            seed,
+            assign,
+            strata.get(name),
+            statistic,
+            alternative,
+            chunk_size,
         )
-    return results
+
+    names = list(designs)
+    workers = max(1, min(n_jobs, len(names)))
+    if workers == 1:
+        return {name: run(name) for name in names}
+    # numpy's shuffles and BLAS release the GIL: threads use both cores without copying data
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(names, pool.map(run, names), strict=True))
+
+
+def _randomisation_one(
+    name: str,
+    design: Any,
+    n_draws: int,
+    seed: int,
+    assign: Callable | np.ndarray | None,
+    strata: Any,
+    statistic: str,
+    alternative: str,
+    chunk_size: int,
+) -> RandomisationResult:
+    part = _Partialled(_arrays(design, need_treatment=False))
+    observed_assignment = _cluster_assignment(part)
+    _check_binary(observed_assignment[part.present])
+    observed = float(_ri_statistics(part, observed_assignment[None, :], statistic)[0])
+    g = part.n_clusters_total
+    if isinstance(assign, np.ndarray):
+        if assign.ndim != 2 or assign.shape[1] != g:
+            raise InferenceError(
+                f"assign has shape {assign.shape}; design {name!r} has {g} clusters. Fix: "
+                "pass an (n_draws, n_clusters) array, e.g. from draw_assignments(design)."
+            )
+        total = assign.shape[0]
+        blocks: Iterator[np.ndarray] = (
+            assign[a:b] for a, b in _chunks(assign.shape[0], chunk_size)
+        )
+        used_seed = None
+    else:
+        rng = np.random.default_rng(seed)
+        total = n_draws
+        used_seed = seed
+        if assign is None:
+            codes = _strata_of_clusters(part, strata)
+            blocks = _assignment_chunks(observed_assignment, codes, n_draws, rng, chunk_size)
+        else:
+            blocks = (_custom_block(assign, rng, b - a, g) for a, b in _chunks(n_draws, chunk_size))
+    draws = np.empty(total)
+    position = 0
+    for block in blocks:
+        draws[position : position + block.shape[0]] = _ri_statistics(part, block, statistic)
+        position += block.shape[0]
+    return RandomisationResult(
+        statistic=statistic,
+        observed=observed,
+        pvalue=_ri_pvalue(observed, draws, alternative),
+        n_draws=total,
+        null_draws=draws,
+        alternative=alternative,
+        n_clusters=part.n_clusters,
+        n_treated_clusters=int(observed_assignment[part.present].sum()),
+        seed=used_seed,
+    )
 
 
 def _custom_block(assign: Callable, rng: np.random.Generator, m: int, g: int) -> np.ndarray:
@@ -564,6 +605,15 @@ def _custom_block(assign: Callable, rng: np.random.Generator, m: int, g: int) ->
         raise InferenceError(
             f"assign(rng, {m}) returned shape {block.shape}; expected ({m}, {g}) family "
             "assignments (one row per draw, one column per cluster code)."
+        )
+    return _binary_block(block)
+
+
+def _binary_block(block: np.ndarray) -> np.ndarray:
+    if not np.all((block == 0) | (block == 1)):
+        raise InferenceError(
+            "Re-drawn assignments must be 0/1 (access or not) per family. Fix: return 0/1 "
+            "values from assign."
         )
     return block
 
