@@ -284,6 +284,7 @@ def test_prepare_default_data_reproduces_the_papers_sample(tmp_path):
     from parentapp import paper
 
     result = sample.prepare(derived_dir=tmp_path)
+    pd.testing.assert_frame_equal(sample.prepare("", derived_dir=tmp_path).data, result.data)
     flow = result.flow.set_index("step")
     assert flow.loc[2, "n"] == paper.SAMPLE["respondents"]
     assert len(result.data) == paper.TABLE1["all"].nobs

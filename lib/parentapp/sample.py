@@ -270,8 +270,8 @@ def prepare(data_path: str | os.PathLike | None = None, ses_measure: str = "scp"
     Parameters
     ----------
     data_path : path-like, optional
-        The raw file (any format ``io.read_table`` reads); None = the embedded synthetic trial
-        (``paths.DEFAULT_DATA``).
+        The raw file (any format ``io.read_table`` reads); None (or "") = the embedded
+        synthetic trial (``paths.DEFAULT_DATA``).
     ses_measure, ses_groups
         As in :func:`build`.
     derived_dir : path-like
@@ -283,6 +283,8 @@ def prepare(data_path: str | os.PathLike | None = None, ses_measure: str = "scp"
     -------
     AnalysisSample
     """
+    if data_path is not None and str(data_path).strip() == "":
+        data_path = None  # an empty papermill/CLI parameter means "the default data"
     path = Path(data_path) if data_path is not None else paths.DEFAULT_DATA
     ses_measure_column(ses_measure)
     ses_labels(ses_groups)
