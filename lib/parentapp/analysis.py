@@ -829,3 +829,22 @@ def describe_adjusted(frame: pd.DataFrame) -> str:
     return (f"Unadjusted, {len(raw)} of {len(frame)} cells are significant at 10 % "
             f"({joined(raw)}); after the Romano-Wolf adjustment for testing {len(frame)} cells "
             f"at once, {len(kept)} remain ({joined(kept)}).")
+
+
+def replication_summary(n_reps: int, seed: int, level: float = 0.10,
+                        cov: str = "clustered") -> tuple[pd.DataFrame | None, str]:
+    """Replication probability of every claim (``claims.replication_probability``) and a
+    sentence; ``n_reps = 0`` skips the simulation and says so."""
+    from parentapp import claims
+
+    if n_reps <= 0:
+        return None, ("Replication probabilities were not computed in this run "
+                      "(n_replications = 0).")
+    table = claims.replication_table(
+        claims.replication_probability(n_reps=n_reps, seed=seed, level=level, cov=cov))
+    likely = [str(i) for i, row in table.iterrows() if row["probability"] >= 0.8]
+    return table, (
+        f"In {n_reps} simulated replications of the study at the published effect sizes, "
+        f"{len(likely)} of {len(table)} claims hold at least 80 % of the time "
+        f"(claims {joined(likely)}); the Monte Carlo standard error of each share is shown."
+    )
