@@ -47,4 +47,4 @@ lock:
 	$(PY) tools/lock.py /tmp/parentapp-lock/bin/pip
 
 clean:
-	rm -rf $(VENV) report/*.html report/results.json report/pages report/runs report/.cache data/derived/*.parquet .pytest_cache
+	rm -rf $(VENV) report/*.html report/results.json report/pages report/runs report/.cache data/derived/*.parquet data/derived/*.json .pytest_cache
