@@ -1020,11 +1020,16 @@ class AndersonRubinResult:
         return f"{self.shape}: {parts}"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary; an infinite end of the set is written as None."""
+
+        def finite(v: float) -> float | None:
+            return float(v) if np.isfinite(v) else None
+
         return {
             "shape": self.shape,
-            "intervals": [list(i) for i in self.intervals],
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
+            "intervals": [[finite(lo), finite(hi)] for lo, hi in self.intervals],
+            "ci_low": finite(self.ci_low),
+            "ci_high": finite(self.ci_high),
             "level": self.level,
             "critical_value": self.critical_value,
             "distribution": self.distribution,
