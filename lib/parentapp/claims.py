@@ -48,7 +48,9 @@ __all__ = [
     "Scorecard",
     "evaluate",
     "evaluate_samples",
+    "REQUIREMENTS",
     "fit_cell",
+    "meets",
     "replication_probability",
     "replication_table",
 ]
@@ -276,8 +278,8 @@ def _spearman(frame: pd.DataFrame, x: str, y: str, label: str) -> CellEstimate:
 # --------------------------------------------------------------------------- rules
 
 
-# What a part of a claim requires of its cell: description and test (value, p, level).
-_REQUIREMENTS: dict[str, tuple[str, Callable[[float, float, float], bool]]] = {
+# What a part of a claim can require of its cell: description and test (value, p, level).
+REQUIREMENTS: dict[str, tuple[str, Callable[[float, float, float], bool]]] = {
     "positive": ("positive and significant", lambda v, p, a: v > 0 and p < a),
     "negative": ("negative and significant", lambda v, p, a: v < 0 and p < a),
     "null": ("not significant", lambda v, p, a: p >= a),
@@ -286,23 +288,31 @@ _REQUIREMENTS: dict[str, tuple[str, Callable[[float, float, float], bool]]] = {
 }
 
 
+def meets(cell: CellEstimate, requirement: str, level: float = DEFAULT_LEVEL) -> bool:
+    """Whether ``cell`` meets a requirement of :data:`REQUIREMENTS` at significance ``level``.
+
+    Significant means ``p < level``; a cell without an estimate meets no requirement, not even
+    "null" (a claim cannot be shown on a cell that could not be estimated).
+    """
+    if requirement not in REQUIREMENTS:
+        raise ValueError(f"requirement={requirement!r}; use one of {', '.join(REQUIREMENTS)}.")
+    return cell.estimated and REQUIREMENTS[requirement][1](cell.value, cell.pvalue, level)
+
+
 @dataclass(frozen=True)
 class _Part:
     cell: CellEstimate
     requirement: str
 
     def met(self, level: float) -> bool:
-        # a cell without an estimate meets no requirement (the claim cannot be shown)
-        return self.cell.estimated and _REQUIREMENTS[self.requirement][1](
-            self.cell.value, self.cell.pvalue, level
-        )
+        return meets(self.cell, self.requirement, level)
 
 
 def _judge(parts: Sequence[_Part], level: float, preamble: str) -> tuple[bool, str, dict]:
     """All parts met? With evidence listing every part and a numbers dict."""
     pieces, numbers, failing = [], {}, []
     for part in parts:
-        wanted = _REQUIREMENTS[part.requirement][0]
+        wanted = REQUIREMENTS[part.requirement][0]
         ok = part.met(level)
         pieces.append(f"{part.cell.describe()} [needs {wanted}: {'yes' if ok else 'no'}]")
         numbers[part.cell.label] = {**part.cell.to_dict(), "required": wanted, "met": ok}
@@ -752,6 +762,7 @@ def replication_probability(
     effects: simulate.Effects | None = None,
     level: float = DEFAULT_LEVEL,
     cov: str = "clustered",
+    claims: Sequence[int] | None = None,
 ) -> inference.ReplicationResult:
     """Share of simulated replications of the study in which each claim holds (its power).
 
@@ -769,13 +780,19 @@ def replication_probability(
         Students per replication (default: the study's size).
     effects : simulate.Effects, optional
         True effects (default: calibrated to the article).
-    level, cov
-        As in :func:`evaluate`.
+    level, cov, claims
+        As in :func:`evaluate` (``claims`` restricts the replications to some claims).
 
     Returns
     -------
     parentapp.inference.ReplicationResult
         ``probability`` and ``mc_se`` keyed by claim id as text ("1".."10").
+
+    Notes
+    -----
+    One evaluation takes a few seconds (about 45 model fits), so 100 replications take a few
+    minutes. Set ``OPENBLAS_NUM_THREADS=1`` on a busy machine: the fits are small and BLAS
+    threads only compete with each other.
     """
     _check_level(level)
 
@@ -783,7 +800,7 @@ def replication_probability(
         return simulate.simulate(seed=rep_seed, n_students=n_students, effects=effects).data
 
     def evaluate_fn(raw: pd.DataFrame) -> dict[str, bool]:
-        return evaluate(raw, level, cov=cov).holds()
+        return evaluate(raw, level, cov=cov, claims=claims).holds()
 
     return inference.replication_probability(simulate_fn, evaluate_fn, n_reps=n_reps, seed=seed)
 
