@@ -52,6 +52,7 @@ from parentapp.paths import DEFAULT_SEED
 __all__ = [
     "AndersonRubinResult",
     "BootstrapResult",
+    "InferenceError",
     "LeeBoundsResult",
     "MultipleTestingResult",
     "RandomisationResult",
