@@ -444,8 +444,9 @@ def _claim_4(s: Samples, level: float, cov: str) -> tuple[str, bool, str, dict]:
     rule = (f"2SLS effect on practice minutes/week within grade x SCP-SES tertile (9 cells): "
             f"positive and significant at {_pct(level)} for the lowest SES group in grade 1 and "
             f"in grade 2; negative and significant for the highest SES group in grade 3; not "
-            f"significant for the middle SES group in every grade. The text does not say "
-            f"whether the other cells are significant, so they are not judged (shown in numbers).")
+            f"significant for the middle SES group in every grade. The text says nothing "
+            f"about the other cells (high SES in grades 1-2, low SES in grade 3), so they are "
+            f"not judged.")
     parts = [_Part(_ses_cell(s.data, 1, lowest, cov), "positive"),
              _Part(_ses_cell(s.data, 2, lowest, cov), "positive"),
              _Part(_ses_cell(s.data, 3, highest, cov), "negative")]
