@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from parentapp import paths, results
+from parentapp.privacy import MARKER, MIN_CELL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -54,6 +55,7 @@ INJECTED = ("data_path", "results_path")
 TABLE1_KEYS = ("all", "grade1", "grade2", "grade3")
 TABLE1_FIELDS = ("coef", "se", "pvalue", "ci_low", "ci_high", "nobs", "first_stage_f")
 CLAIM_FIELDS = ("id", "text", "holds", "evidence")
+_BUILT_AT, _BUILD_TOOK = "@@built-at@@", "@@build-took@@"  # filled in after the leak scan
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # src=/href= to another host, protocol-relative URLs and CSS url()/@import of a remote file
 _EXTERNAL = re.compile(
@@ -673,7 +675,7 @@ BANNERS = {
     ),
     "real": (
         "Real data.",
-        "This report runs on the data file {label}. Cells describing fewer than 10 "
+        "This report runs on the {label}. Cells describing fewer than 10 "
         "students are hidden; no student-level rows or identifiers are shown.",
     ),
 }
@@ -893,7 +895,7 @@ def _assemble(spec: Manifest, entries, records, source: DataSource, lock_sha: st
                     "data_label": source.label, "data_sha256": source.sha256,
                     "parameters": shown, "when_label": "Executed", "when": meta["started"],
                     "seconds": _duration(meta["seconds"]),
-                    "note": "from the build cache" if records[run.name].cached else ""}
+                    "note": ""}  # the same page whether executed now or cached
         html = page_template.render(
             run=run, report_title=spec.title, css=css, pygments_css=pygments_css,
             body=_markup((entries[run.name] / "body.html").read_text(encoding="utf-8")),
@@ -904,41 +906,37 @@ def _assemble(spec: Manifest, entries, records, source: DataSource, lock_sha: st
         shutil.copyfile(entries[run.name] / "executed.ipynb",
                         staging / "runs" / f"{run.name}.ipynb")
 
-    table = table1_frame(merged)
-    png, (fig_w, fig_h) = _cached_figure(merged, table, out / ".cache", package_sha)
+    content = _index_content(merged, out / ".cache", package_sha)
     heading, text = BANNERS[source.kind]
-    rows = []
-    from parentapp import paper, privacy
-
-    hidden = table.attrs["suppression"]
-    for key in TABLE1_KEYS:
-        rows.append({"label": paper.TABLE1_LABELS[key], "cells": [
-            {"text": str(table.loc[key, col]), "suppressed": hidden.loc[key, col] != ""}
-            for col in table.columns]})
     built = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     index = env.get_template("index.html.j2").render(
         title=spec.title, css=css,
         banner={"css_class": f"data-{source.kind}", "heading": heading,
                 "text": text.format(label=source.label)},
-        summary=summarise(merged, table),
-        figure_png=base64.b64encode(png).decode("ascii"), figure_width=fig_w,
-        figure_height=fig_h,
+        summary=content["summary"],
+        figure_png=content["figure_png"], figure_width=content["figure_size"][0],
+        figure_height=content["figure_size"][1],
         figure_alt="Effect of parents' app use on weekly practice minutes, all students and "
                    "by grade: our estimates with 95 % intervals beside the published estimates.",
         figure_caption="Dots and bars: this re-analysis (two-stage least squares, 95 % "
                        "interval). Diamonds: the estimates published in the paper (no "
                        "intervals were published).",
-        table1=rows, min_cell=privacy.MIN_CELL, marker=privacy.MARKER,
+        table1=content["table1"], min_cell=MIN_CELL, marker=MARKER,
         claims=_claim_rows(merged["claims"]),
         pages=[{"name": run.name, "title": run.title,
                 "note": f"ran in {_duration(metas[run.name]['seconds'])}"} for run in spec.runs],
         colophon={"git_commit": commit, "lock_sha256": lock_sha, "data_label": source.label,
                   "data_sha256": source.sha256, "parameters": None, "when_label": "Built",
-                  "when": built, "seconds": _duration(time.perf_counter() - clock),
+                  "when": _BUILT_AT, "seconds": _BUILD_TOOK,
                   "note": f"{len(spec.runs)} notebook runs"},
     )
     (staging / "index.html").write_text(index, encoding="utf-8")
-    _check_output(staging, source)
+    _check_output(staging, source, out / ".cache")
+    # the build time is filled in after the check, so that an unchanged index is verified
+    # once (a timestamp holds no data)
+    index = index.replace(_BUILT_AT, built).replace(
+        _BUILD_TOOK, _duration(time.perf_counter() - clock))
+    (staging / "index.html").write_text(index, encoding="utf-8")
 
 
 def _show(value: Any) -> str:
@@ -951,25 +949,39 @@ def _markup(html: str):
     return Markup(html)
 
 
-def _cached_figure(merged, table, cache_root: Path, package_sha: str) -> tuple[bytes, tuple]:
-    """The headline figure, drawn only when its inputs changed (matplotlib is slow to load)."""
-    payload = json.dumps({"table1": merged["table1"], "hidden": table.attrs["suppression"]
-                          .to_dict(), "code": package_sha}, sort_keys=True, default=str)
+def _index_content(merged: Mapping[str, Any], cache_root: Path, package_sha: str) -> dict:
+    """Summary sentences, Table 1 rows (through privacy.suppress) and the headline figure.
+
+    Cached by a hash of the results and the package code: a rebuild with nothing changed
+    then needs neither pandas nor matplotlib, which take most of a second just to import.
+    """
+    payload = json.dumps({"results": {k: v for k, v in merged.items() if k != "provenance"},
+                          "code": package_sha}, sort_keys=True)
     key = hashlib.sha256(payload.encode()).hexdigest()[:20]
-    png_file = cache_root / "figures" / f"headline-{key}.png"
-    size_file = png_file.with_suffix(".json")
-    if png_file.is_file() and size_file.is_file():
-        return png_file.read_bytes(), tuple(json.loads(size_file.read_text()))
+    cached = cache_root / "index" / f"{key}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    from parentapp import paper
+
+    table = table1_frame(merged)
+    hidden = table.attrs["suppression"]
     png, size = headline_figure(merged, table)
-    if png_file.parent.exists():
-        shutil.rmtree(png_file.parent)
-    png_file.parent.mkdir(parents=True)
-    png_file.write_bytes(png)
-    size_file.write_text(json.dumps(list(size)))
-    return png, size
+    content = {
+        "summary": summarise(merged, table),
+        "table1": [{"label": paper.TABLE1_LABELS[key], "cells": [
+            {"text": str(table.loc[key, col]), "suppressed": bool(hidden.loc[key, col] != "")}
+            for col in table.columns]} for key in TABLE1_KEYS],
+        "figure_png": base64.b64encode(png).decode("ascii"),
+        "figure_size": list(size),
+    }
+    if cached.parent.exists():
+        shutil.rmtree(cached.parent)  # one entry: the current one
+    cached.parent.mkdir(parents=True)
+    cached.write_text(json.dumps(content), encoding="utf-8")
+    return content
 
 
-def _check_output(staging: Path, source: DataSource) -> None:
+def _check_output(staging: Path, source: DataSource, cache_root: Path) -> None:
     """Refuse to publish a report that loads from the web or shows an input identifier."""
     from parentapp import privacy
 
@@ -980,8 +992,20 @@ def _check_output(staging: Path, source: DataSource) -> None:
     if problems:
         raise BuildError("the report would not work offline:\n  - " + "\n  - ".join(problems)
                          + "\nRemove the web reference (embed the image or vendor the file).")
-    leaks = privacy.scan_html(staging, input_identifiers(source.path),
-                              patterns=("*.html", "*.ipynb", "*.json"))
+    # Files verified clean before (same bytes, same data) are not scanned again, and the
+    # data file is only read when something is new. Only hashes are stored, never an ID.
+    verified_store = cache_root / "verified.json"
+    verified = set(json.loads(verified_store.read_text())) if verified_store.is_file() else set()
+    files = sorted(f for pattern in ("*.html", "*.ipynb", "*.json")
+                   for f in staging.rglob(pattern))
+    digests = {f: hashlib.sha256(source.sha256.encode() + f.read_bytes()).hexdigest()
+               for f in files}
+    unverified = [f for f in files if digests[f] not in verified]
+    leaks = []
+    if unverified:
+        ids = input_identifiers(source.path)
+        for file in unverified:
+            leaks += privacy.scan_html(file, ids)
     if leaks:
         shown = "\n  - ".join(str(leak).replace(str(staging), "<report>") for leak in leaks[:20])
         raise BuildError(
@@ -989,6 +1013,8 @@ def _check_output(staging: Path, source: DataSource) -> None:
             f"was published:\n  - {shown}\nShow aggregates only (and pseudonymised IDs at most "
             "inside the analysis, never in output)."
         )
+    verified_store.parent.mkdir(parents=True, exist_ok=True)
+    verified_store.write_text(json.dumps(sorted(set(digests.values()))))
 
 
 def _publish(staging: Path, out: Path) -> None:

@@ -17,8 +17,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: the report build imports this module
+    import pandas as pd  # on every rebuild, and most rebuilds need no table at all
 
 MIN_CELL = 10
 MARKER = "<10"
@@ -28,6 +30,8 @@ SECONDARY = "secondary"
 
 def _counts_frame(table: pd.DataFrame, counts) -> pd.DataFrame:
     """The student counts behind ``table``, as a frame of the same shape."""
+    import pandas as pd
+
     if counts is None:
         frame = table
     elif isinstance(counts, str):
@@ -84,6 +88,8 @@ def suppression_mask(
     See :func:`suppress` for the parameters. Exposed so that figures can drop the same
     points a table hides.
     """
+    import pandas as pd
+
     if secondary not in ("both", "rows", "columns", None):
         raise ValueError(f"secondary must be 'both', 'rows', 'columns' or None, not {secondary!r}")
     margins = set(margins)
@@ -175,6 +181,7 @@ def suppress(
     --------
     One small cell (grade 2, low SES: 4 students) and the three more it takes to protect it:
 
+    >>> import pandas as pd
     >>> counts = pd.DataFrame({"low": [30, 4, 50], "mid": [25, 40, 60], "high": [33, 41, 45]},
     ...                       index=["g1", "g2", "g3"])
     >>> suppress(counts)
@@ -183,6 +190,8 @@ def suppress(
     g2  <10  <10   41
     g3   50   60   45
     """
+    import pandas as pd
+
     frame = table.to_frame() if isinstance(table, pd.Series) else table
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame or Series, not {type(table).__name__}")
