@@ -159,7 +159,7 @@ def test_code_hash_follows_package_files_and_templates(tmp_path):
     assert second != first
     (package / "__pycache__").mkdir(exist_ok=True)
     (package / "__pycache__" / "x.pyc").write_bytes(b"noise")
-    (package / "notes.txt").write_text("not code")
+    (package / "templates" / "report.css").write_text("body { color: red; }")  # design only
     assert hash_of(package) == second
 
 
@@ -297,6 +297,16 @@ def test_only_changed_runs_execute_again(built, tmp_path):
     data = results.load(out / "results.json")
     assert data["table1"]["all"]["coef"] == pytest.approx(independent_2sls(other)["coef"],
                                                           rel=1e-8)
+
+
+def test_a_changed_page_template_re_renders_without_re_executing(built, tmp_path, monkeypatch):
+    out = copy_report(built, tmp_path)
+    monkeypatch.setattr(report_build, "template_hash", lambda: "another template")
+    summary = report_build.build(data=built["root"] / "trial.csv", out=out,
+                                 manifest=built["manifest"])
+    assert summary.executed == []
+    for entry in (out / ".cache" / "runs").glob("*/*/meta.json"):
+        assert json.loads(entry.read_text())["template"] == "another template"
 
 
 def test_a_failing_run_stops_loudly_and_keeps_the_previous_report(built, tmp_path):

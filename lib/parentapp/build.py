@@ -222,20 +222,26 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def code_hash(package_dir: Path = PACKAGE_DIR) -> str:
-    """One hash of the package: every ``*.py`` file and every template, by path and content."""
+def code_hash(package_dir: Path = PACKAGE_DIR, pattern: str = "*.py") -> str:
+    """One hash of the package code: every ``*.py`` file (or ``pattern``), by path and content.
+
+    Templates are not part of it: a change of page design re-renders cached runs (see
+    :func:`template_hash`) but never re-executes a notebook.
+    """
     digest = hashlib.sha256()
-    files = sorted(
-        f for f in package_dir.rglob("*")
-        if f.is_file() and "__pycache__" not in f.parts
-        and (f.suffix == ".py" or TEMPLATES_DIR in f.parents)
-    )
+    files = sorted(f for f in package_dir.rglob(pattern)
+                   if f.is_file() and "__pycache__" not in f.parts)
     for file in files:
         digest.update(file.relative_to(package_dir).as_posix().encode())
         digest.update(b"\0")
         digest.update(file.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def template_hash() -> str:
+    """Hash of the nbconvert template that renders a page body from an executed notebook."""
+    return code_hash(TEMPLATES_DIR / "nbconvert", "*")
 
 
 def run_key(run: Run, data_sha256: str, package_sha256: str, lock_sha256: str,
@@ -407,7 +413,7 @@ def _execute_run(job: dict[str, Any]) -> dict[str, Any]:
         (work / "body.html").write_text(body, encoding="utf-8")
         meta = {"name": job["name"], "started": started.strftime("%Y-%m-%d %H:%M:%S"),
                 "seconds": round(seconds, 2), "git_commit": job["git_commit"],
-                "key": job["key"]}
+                "key": job["key"], "template": template_hash()}
         (work / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         if entry.exists():
             shutil.rmtree(entry)
@@ -874,6 +880,15 @@ def _assemble(spec: Manifest, entries, records, source: DataSource, lock_sha: st
                for run in spec.runs}
     metas = {run.name: json.loads((entries[run.name] / "meta.json").read_text())
              for run in spec.runs}
+    current_template = template_hash()
+    for run in spec.runs:  # page template changed since the run: re-render, don't re-execute
+        if metas[run.name].get("template") != current_template:
+            entry = entries[run.name]
+            (entry / "body.html").write_text(render_body(entry / "executed.ipynb"),
+                                             encoding="utf-8")
+            metas[run.name]["template"] = current_template
+            (entry / "meta.json").write_text(json.dumps(metas[run.name], indent=2),
+                                             encoding="utf-8")
     provenance = {"data_kind": source.kind, "data_sha256": source.sha256,
                   "lock_sha256": lock_sha}
     merged = merge_results(spec, per_run, provenance)
