@@ -7,6 +7,12 @@ DATA    ?=
 OUT     ?= report
 JOBS    ?= 2
 
+# One BLAS thread per process: tests (pytest -n 2) and the build (parallel notebook runs) already
+# use both cores; nested BLAS threads oversubscribe them and slow each fit several-fold.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
 .PHONY: report test lab bench clean lock venv browser
 
 $(STAMP): requirements.lock pyproject.toml
