@@ -339,6 +339,8 @@ def _describe_failure(failure: Mapping[str, Any]) -> str:
     lines.append(f"  exception: {failure['ename']}: {failure['evalue']}")
     if failure.get("kept"):
         lines.append(f"  executed notebook kept for inspection: {failure['kept']}")
+    if failure.get("kernel_log") and failure.get("cell_index") is None:
+        lines.append(f"  the kernel's own messages: {failure['kernel_log']}")
     lines.append("  The previous report was left untouched.")
     return "\n".join(lines)
 
@@ -388,6 +390,12 @@ def _execute_run(job: dict[str, Any]) -> dict[str, Any]:
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
     failure: dict[str, Any] | None = None
+    # The kernel inherits this process's standard error and chatters there (transport
+    # warnings, shutdown notices); send it to a log beside the run so the progress display
+    # stays one line per run. Restored afterwards: this function may run in the caller.
+    kernel_log = open(work / "kernel-stderr.log", "w")  # noqa: SIM115 (closed below)
+    saved_stderr = os.dup(2)
+    os.dup2(kernel_log.fileno(), 2)
     try:
         papermill.execute_notebook(
             job["notebook"], str(executed), parameters=parameters, kernel_name=job["kernel"],
@@ -401,6 +409,10 @@ def _execute_run(job: dict[str, Any]) -> dict[str, Any]:
         failure = {"cell_index": None, "exec_count": None, "source": None,
                    "ename": type(exc).__name__, "evalue": str(exc),
                    "traceback": traceback.format_exc()}
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        kernel_log.close()
     seconds = time.perf_counter() - clock
     if failure is not None:
         failure.update(name=job["name"], notebook=job["notebook"], ok=False,
@@ -805,6 +817,10 @@ def build(
                 kept = failed_dir / f"{failure['name']}.ipynb"
                 shutil.copyfile(failure["executed"], kept)
                 failure["kept"] = str(kept)
+            kernel_log = Path(failure["work"]) / "kernel-stderr.log" if failure["work"] else None
+            if kernel_log and kernel_log.is_file() and kernel_log.stat().st_size:
+                shutil.copyfile(kernel_log, failed_dir / f"{failure['name']}.kernel-stderr.log")
+                failure["kernel_log"] = str(failed_dir / f"{failure['name']}.kernel-stderr.log")
             shutil.rmtree(failure["work"], ignore_errors=True)
         say(f"[build] FAILED: {', '.join(f['name'] for f in failures)}; report not changed")
         raise RunFailed(failures)
