@@ -344,7 +344,7 @@ def test_missing_results_and_leaks_fail_without_touching_the_report(built, tmp_p
     before = snapshot(out)
     only_claims = fixture_report.write_manifest(tmp_path / "m1.yml", built["notebooks"], [
         {"name": "claims", "notebook": "fx_claims.ipynb", "title": "The claims"}])
-    with pytest.raises(results.MissingResultError, match=r"table1\.all\.coef"):
+    with pytest.raises(report_build.BuildError, match=r"table1\.all\.coef"):
         report_build.build(data=built["root"] / "trial.csv", out=out, manifest=only_claims)
     assert snapshot(out) == before
     leaking = fixture_report.write_manifest(tmp_path / "m2.yml", built["notebooks"], [

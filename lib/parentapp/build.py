@@ -77,6 +77,13 @@ class RunFailed(BuildError):
         super().__init__("\n\n".join(_describe_failure(f) for f in self.failures))
 
 
+class MissingResults(BuildError, results.MissingResultError):
+    """The runs did not record a result the index page shows (names every missing key)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "missing results"
+
+
 @dataclass(frozen=True)
 class Run:
     """One entry of the manifest: a notebook and the papermill parameters of this run."""
@@ -523,7 +530,7 @@ def check_index_results(data: Mapping[str, Any]) -> None:
             absent = [f for f in CLAIM_FIELDS if not isinstance(claim, Mapping) or f not in claim]
             missing += [f"claims[{number}].{f}" for f in absent]
     if missing:
-        raise results.MissingResultError(
+        raise MissingResults(
             "results.json lacks what the index page shows: " + ", ".join(missing)
             + ". A notebook in the manifest must record them with parentapp.results.record()."
         )
@@ -768,7 +775,7 @@ def build(
     Raises
     ------
     BuildError
-        (or its subclass :class:`RunFailed`, or ``results.MissingResultError``) with a
+        (or its subclasses :class:`RunFailed` and :class:`MissingResults`) with a
         message naming what failed; ``out`` keeps the previous report.
     """
     progress = sys.stderr if progress is None else progress
