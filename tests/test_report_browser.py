@@ -1,13 +1,16 @@
 """The built report in a real browser (headless Chromium via Playwright), fully offline.
 
-Builds a report from the fixture notebooks on a small data set, opens the index and every
+Uses the real report (report/manifest.yml, the real notebooks) built once per session on a
+simulated trial of 900 students (``small_report`` in conftest.py), opens the index and every
 page with every non-file:// request blocked and recorded, and checks what a stakeholder
 would see. Screenshots go to report/screenshots/ (git-ignored) for a developer to look at.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import re
+from html import unescape
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -20,23 +23,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = paths.REPORT_DIR / "screenshots"
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
-_spec = importlib.util.spec_from_file_location("fixture_report", FIXTURES / "fixture_report.py")
-fixture_report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixture_report)
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser")
-    trial = fixture_report.write_trial(root / "trial.csv", n=300, seed=5)
-    manifest = fixture_report.write_manifest(root / "manifest.yml")
-    out = root / "out"
-    report_build.build(data=root / "trial.csv", out=out, manifest=manifest, jobs=2)
-    return {"out": out, "trial": trial}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +74,8 @@ def visit(browser, file: Path, viewport=LAPTOP, screenshot: str | None = None) -
         "outside": outside, "failed": failed, "console_errors": console_errors,
         "images": images, "links": links,
         "errors_in_cells": page.locator(".output_error, .cell-error").count(),
+        "text": page.locator("body").inner_text(),
+        "h1": page.locator("h1").all_inner_texts(),
         "banner": page.locator("#data-banner").inner_text() if page.locator(
             "#data-banner").count() else None,
         "scorecard_rows": page.locator("#scorecard tbody tr").count(),
@@ -110,41 +101,99 @@ def assert_clean(state: dict, file: Path) -> None:
         assert parsed.scheme == "file", f"{file.name} links outside the report: {link}"
         assert Path(unquote(parsed.path)).is_file(), f"{file.name}: broken link {link}"
     assert state["errors_in_cells"] == 0, f"{file.name} shows an error output"
+    assert "Traceback" not in state["text"], f"{file.name} shows a Python traceback"
+    assert len(state["h1"]) == 1, f"{file.name} has {len(state['h1'])} h1 headings: {state['h1']}"
     assert state["code_visible"] == 0, f"{file.name} shows code unasked"
 
 
-def test_index_in_a_browser(report, browser):
-    index = report["out"] / "index.html"
-    claims = results.load(report["out"] / "results.json")["claims"]
+def _cell(text: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def _table1_rows(index_html: str) -> dict[str, list[str]]:
+    """Table 1 of the index page as {row label: cell texts}, read from the HTML itself."""
+    section = index_html.split('id="table1"', 1)[1].split("</table>", 1)[0]
+    header = [_cell(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", section.split("</thead>")[0])]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", section.split("<tbody>", 1)[1], re.S):
+        cells = [_cell(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        rows[cells[0]] = dict(zip(header[1:], cells[1:], strict=True))
+    return rows
+
+
+def test_the_build_ran_every_run_of_the_real_manifest(small_report):
+    manifest = report_build.read_manifest(paths.MANIFEST)
+    pages = {p.stem for p in (small_report["out"] / "pages").glob("*.html")}
+    assert pages == {run.name for run in manifest.runs}
+    assert f"{len(manifest.runs)} runs (0 cached)" in small_report["log"]
+
+
+def test_index_in_a_browser(small_report, browser):
+    out = small_report["out"]
+    index = out / "index.html"
+    recorded = results.load(out / "results.json")
+    manifest = report_build.read_manifest(paths.MANIFEST)
     for viewport, name in ((LAPTOP, "index-laptop.png"), (PHONE, "index-phone.png")):
         state = visit(browser, index, viewport, screenshot=name)
         assert_clean(state, index)
         assert len(state["images"]) == 1  # the headline figure
-        assert state["banner"] and "Real data" in state["banner"]
-        assert state["scorecard_rows"] == len(claims)
+        assert state["banner"] and "Simulated data, not real students" in state["banner"]
+        assert state["scorecard_rows"] == len(recorded["claims"]) == 10
         assert not state["horizontal_overflow"], f"index scrolls sideways at {viewport}"
         pages = {Path(urlparse(link).path).name for link in state["links"]}
-        assert {"effects.html", "claims.html", "claims-scaled.html"} <= pages
+        assert {f"{run.name}.html" for run in manifest.runs} <= pages
 
 
-def test_every_analysis_page_in_a_browser(report, browser):
-    pages = sorted((report["out"] / "pages").glob("*.html"))
-    assert {p.stem for p in pages} == {"claims", "claims-scaled", "effects"}
+def test_index_shows_the_true_effects_of_the_simulated_trial(small_report):
+    """The truth column holds the truth file's complier effects (written by simulate), not
+    anything the notebooks estimated; the summary names them too."""
+    truth = small_report["truth"]["table1"]
+    html = (small_report["out"] / "index.html").read_text()
+    rows = _table1_rows(html)
+    labels = {"all": "All students", "grade1": "Grade 1", "grade2": "Grade 2",
+              "grade3": "Grade 3"}
+    for key, label in labels.items():
+        shown = rows[label]["True effect in the synthetic data"].replace("−", "-")
+        assert float(shown) == pytest.approx(truth[key], abs=0.051)
+    recorded = results.load(small_report["out"] / "results.json")
+    assert recorded["truth"]["table1"] == pytest.approx(truth)
+    covered = sum(recorded["table1"][k]["ci_low"] <= truth[k] <= recorded["table1"][k]["ci_high"]
+                  for k in labels)
+    assert f"contains the true effect in {covered} of 4 groups" in unescape(html)
+
+
+def test_every_analysis_page_in_a_browser(small_report, browser):
+    pages = sorted((small_report["out"] / "pages").glob("*.html"))
+    titles = {run.name: run.title for run in report_build.read_manifest(paths.MANIFEST).runs}
+    screenshots = {"main-effects", "heterogeneity", "scorecard"}
     for page in pages:
         state = visit(browser, page, screenshot=f"page-{page.stem}.png")
         assert_clean(state, page)
-        if page.stem == "effects":
-            assert len(state["images"]) == 1  # the fixture's matplotlib figure
-        phone = visit(browser, page, PHONE)
+        assert state["h1"] == [titles[page.stem]]
+        phone = visit(browser, page, PHONE,
+                      screenshot=f"page-{page.stem}-phone.png" if page.stem in screenshots
+                      else None)
         assert not phone["horizontal_overflow"], f"{page.name} scrolls sideways on a phone"
 
 
-def test_no_input_identifier_in_any_html_file(report):
-    ids = set(report["trial"]["student_id"]) | set(report["trial"]["family_id"])
-    assert privacy.scan_html(report["out"], ids) == []
-    for page in report["out"].rglob("*.html"):  # and independently of scan_html
-        text = page.read_text()
-        assert not [i for i in ids if i in text], page
+def test_no_error_output_in_any_executed_notebook(small_report):
+    for notebook in sorted((small_report["out"] / "runs").glob("*.ipynb")):
+        book = json.loads(notebook.read_text())
+        errors = [o for c in book["cells"] for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert errors == [], f"{notebook.name} has error output: {errors[:1]}"
+
+
+def test_no_input_identifier_in_any_html_file(small_report):
+    data = small_report["data"]
+    ids = set(data["student_id"].dropna()) | set(data["family_id"].dropna())
+    assert len(ids) > 900
+    out = small_report["out"]
+    assert privacy.scan_html(out, ids) == []
+    files = [*out.rglob("*.html"), out / "results.json"]
+    for file in files:  # and independently of scan_html: no ID as a whole token anywhere
+        tokens = set(re.findall(r"[A-Za-z0-9_-]+", file.read_text()))
+        assert not tokens & ids, f"{file.name} shows IDs {sorted(tokens & ids)[:5]}"
 
 
 def test_screenshots_are_kept_out_of_git():
@@ -156,4 +205,3 @@ def test_screenshots_are_kept_out_of_git():
     ignored = subprocess.run(["git", "-C", str(paths.ROOT), "check-ignore", "-q", str(probe)])
     probe.unlink()
     assert ignored.returncode == 0
-

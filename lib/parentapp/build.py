@@ -38,7 +38,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -55,6 +55,8 @@ INJECTED = ("data_path", "results_path")
 TABLE1_KEYS = ("all", "grade1", "grade2", "grade3")
 TABLE1_FIELDS = ("coef", "se", "pvalue", "ci_low", "ci_high", "nobs", "first_stage_f")
 CLAIM_FIELDS = ("id", "text", "holds", "evidence")
+# results.json keys the build writes itself; "truth" holds the true effects of simulated data
+RESERVED_KEYS = ("runs", "provenance", "truth")
 _BUILT_AT, _BUILD_TOOK = "@@built-at@@", "@@build-took@@"  # filled in after the leak scan
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # src=/href= to another host, protocol-relative URLs and CSS url()/@import of a remote file
@@ -217,6 +219,25 @@ def read_manifest(path: str | os.PathLike = paths.MANIFEST) -> Manifest:
                                          "a school app: a re-analysis"), runs=tuple(runs))
 
 
+def with_parameters(manifest: Manifest, overrides: Mapping[str, Any]) -> Manifest:
+    """The manifest with ``overrides`` set in every run's parameters (overriding the manifest).
+
+    Raises
+    ------
+    BuildError
+        When an override names a parameter the build injects (``data_path``, ``results_path``).
+    """
+    clash = sorted(set(overrides) & set(INJECTED))
+    if clash:
+        raise BuildError(f"parameters {clash} are set by the build (use data=... for the data "
+                         "file); remove them from the overrides")
+    if not overrides:
+        return manifest
+    runs = tuple(replace(run, parameters={**run.parameters, **overrides})
+                 for run in manifest.runs)
+    return replace(manifest, runs=runs)
+
+
 # --------------------------------------------------------------------------- hashing
 
 
@@ -289,6 +310,21 @@ class DataSource:
     injected: str | None  # the value of the data_path parameter
     kind: str  # "synthetic-default", "synthetic" or "real"
     sha256: str
+    truth: Path | None = None  # <stem>.truth.json of a simulated file: the true effects
+
+    def true_table1(self) -> dict[str, float] | None:
+        """The true complier effects behind Table 1 (``all``, ``grade1``, ...) of simulated
+        data, from the truth file ``parentapp simulate`` writes beside it; else ``None``."""
+        if self.truth is None or not self.truth.is_file():
+            return None
+        try:
+            table1 = json.loads(self.truth.read_text(encoding="utf-8"))["table1"]
+            return {key: float(table1[key]) for key in TABLE1_KEYS}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BuildError(
+                f"{self.truth} is not a truth file of parentapp simulate (no table1 with "
+                f"{', '.join(TABLE1_KEYS)}): {exc}. Regenerate the data with parentapp simulate "
+                "or remove the file if the data are real.") from exc
 
     @property
     def label(self) -> str:
@@ -304,13 +340,14 @@ def describe_data(data: str | os.PathLike | None) -> DataSource:
     if data is None or Path(data).resolve() == paths.DEFAULT_DATA.resolve():
         file = paths.DEFAULT_DATA
         sha = sha256_file(file) if file.is_file() else "absent"
-        return DataSource(file, None, "synthetic-default", sha)
+        return DataSource(file, None, "synthetic-default", sha, paths.DEFAULT_TRUTH)
     file = Path(data).resolve()
     if not file.is_file():
         raise BuildError(f"data file not found: {file}")
     truth = file.with_name(file.stem + ".truth.json")
-    kind = "synthetic" if truth.is_file() else "real"
-    return DataSource(file, str(file), kind, sha256_file(file))
+    if truth.is_file():
+        return DataSource(file, str(file), "synthetic", sha256_file(file), truth)
+    return DataSource(file, str(file), "real", sha256_file(file))
 
 
 def input_identifiers(path: Path | None) -> set[str]:
@@ -461,9 +498,30 @@ def render_body(executed_notebook: str | os.PathLike) -> str:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    notebook = nbformat.read(str(executed_notebook), as_version=4)
+    notebook = drop_leading_title(nbformat.read(str(executed_notebook), as_version=4))
     body, _ = exporter.from_notebook_node(notebook)
     return body
+
+
+def drop_leading_title(notebook):
+    """The notebook without the level-1 heading that opens its first cell (in place).
+
+    The page already shows the run's title from the manifest as its one ``<h1>`` (more
+    specific for reruns, e.g. "7a. Robustness: ..."), so the notebook's own title would
+    repeat it. Other headings, and a first cell that does not open with ``# ``, are kept.
+    """
+    if not notebook.cells or notebook.cells[0].cell_type != "markdown":
+        return notebook
+    first = notebook.cells[0]
+    lines = first.source.lstrip("\n").splitlines()
+    if not lines or not re.match(r"^#\s+\S", lines[0]):
+        return notebook
+    rest = "\n".join(lines[1:]).strip("\n")
+    if rest:
+        first.source = rest
+    else:
+        del notebook.cells[0]
+    return notebook
 
 
 # --------------------------------------------------------------------------- results
@@ -472,6 +530,8 @@ def render_body(executed_notebook: str | os.PathLike) -> str:
 def merge_results(manifest: Manifest, per_run: Mapping[str, Mapping[str, Any]],
                   provenance: Mapping[str, Any]) -> dict[str, Any]:
     """Combine the runs' recorded results: published keys at the top, all under ``runs``.
+
+    The build adds ``provenance`` and, for simulated data, ``truth`` (see :data:`RESERVED_KEYS`).
 
     Raises
     ------
@@ -498,7 +558,7 @@ def merge_results(manifest: Manifest, per_run: Mapping[str, Mapping[str, Any]],
         else:
             keys = []
         for key in keys:
-            if key in ("runs", "provenance"):
+            if key in RESERVED_KEYS:
                 raise BuildError(f"run '{run.name}' records the reserved key {key!r}; rename it")
             if key in owner:
                 raise BuildError(
@@ -557,25 +617,33 @@ def _significance(pvalue: float | None) -> str:
 
 
 def table1_frame(data: Mapping[str, Any]):
-    """Our Table 1 beside the paper's, as a DataFrame passed through privacy.suppress."""
+    """Our Table 1 beside the paper's, as a DataFrame passed through privacy.suppress.
+
+    With simulated data (``truth`` in the results) a ``truth`` column holds the true complier
+    effect each estimate is after.
+    """
     import pandas as pd
 
     from parentapp import paper, privacy
 
+    truth = (data.get("truth") or {}).get("table1")
     rows = []
     for key in TABLE1_KEYS:
         est = data["table1"][key]
         published = paper.TABLE1[key]
         stars = paper.stars_for(est["pvalue"]) if est["pvalue"] is not None else ""
-        rows.append({
+        row = {
             "estimate": _fmt(est["coef"], sign=True) + stars,
             "se": _fmt(est["se"], 2),
             "ci": f"{_fmt(est['ci_low'])} to {_fmt(est['ci_high'])}",
             "nobs": str(int(est["nobs"])),
             "first_stage_f": _fmt(est["first_stage_f"], 1),
-            "published": _fmt(published.coef, sign=True) + published.stars,
-            "published_nobs": str(published.nobs),
-        })
+        }
+        if truth is not None:
+            row["truth"] = _fmt(truth[key], sign=True)
+        row["published"] = _fmt(published.coef, sign=True) + published.stars
+        row["published_nobs"] = str(published.nobs)
+        rows.append(row)
     shown = pd.DataFrame(rows, index=list(TABLE1_KEYS))
     counts = pd.DataFrame({c: [data["table1"][k]["nobs"] for k in TABLE1_KEYS]
                            for c in shown.columns}, index=list(TABLE1_KEYS))
@@ -607,6 +675,20 @@ def summarise(data: Mapping[str, Any], table=None) -> list[str]:
             f"{_fmt(est['ci_low'])} to {_fmt(est['ci_high'])}; {_significance(est['pvalue'])}). "
             f"The paper reported {_fmt(pub.coef, sign=True)}{pub.stars}."
         )
+    truth = (data.get("truth") or {}).get("table1")
+    if truth is not None:
+        shown = [k for k in TABLE1_KEYS if not (hidden.loc[k, ["estimate", "ci"]] != "").any()]
+        covered = [k for k in shown
+                   if data["table1"][k]["ci_low"] <= truth[k] <= data["table1"][k]["ci_high"]]
+        where = {k: "across all grades" if k == "all" else f"in {paper.TABLE1_LABELS[k].lower()}"
+                 for k in TABLE1_KEYS}
+        values = ", ".join(f"{_fmt(truth[k], sign=True)} {where[k]}" for k in TABLE1_KEYS)
+        sentences.append(
+            f"These data are simulated, so the true effects are known: {values} minutes per "
+            f"week. Our 95 % interval contains the true effect in {len(covered)} of "
+            f"{len(shown)} groups; the gaps between our estimates and the true effects show "
+            "how far an estimate from a sample of this size can land from the truth by chance."
+        )
     claims = data["claims"]
     held = [c for c in claims if c["holds"] is True]
     failed = [c for c in claims if c["holds"] is False]
@@ -622,7 +704,11 @@ def summarise(data: Mapping[str, Any], table=None) -> list[str]:
 
 
 def headline_figure(data: Mapping[str, Any], table=None) -> tuple[bytes, tuple[int, int]]:
-    """PNG of our 2SLS estimates with 95 % intervals by grade, the paper's marked beside."""
+    """PNG of our 2SLS estimates with 95 % intervals by grade, the paper's marked beside.
+
+    With simulated data the true effect of each group is drawn as a black bar across our
+    interval, so a reader sees whether the interval caught it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -632,6 +718,7 @@ def headline_figure(data: Mapping[str, Any], table=None) -> tuple[bytes, tuple[i
 
     table = table1_frame(data) if table is None else table
     hidden = table.attrs["suppression"]
+    truth = (data.get("truth") or {}).get("table1")
     labels = [paper.TABLE1_LABELS[k] for k in TABLE1_KEYS]
     positions = list(range(len(TABLE1_KEYS)))
     with plt.rc_context({"font.size": 11, "svg.hashsalt": "parentapp"}):
@@ -646,6 +733,9 @@ def headline_figure(data: Mapping[str, Any], table=None) -> tuple[bytes, tuple[i
                         yerr=[[est["coef"] - est["ci_low"]], [est["ci_high"] - est["coef"]]],
                         fmt="o", color="#1f5f8b", capsize=4, lw=2,
                         label="This re-analysis (95 % interval)" if pos == 0 else None)
+            if truth is not None:
+                ax.hlines(truth[key], pos - 0.3, pos + 0.06, color="black", lw=2.5, zorder=4,
+                          label="True effect in the synthetic data" if pos == 0 else None)
         ax.scatter([p + 0.12 for p in positions], [paper.TABLE1[k].coef for k in TABLE1_KEYS],
                    marker="D", color="#c0392b", zorder=3, label="Published estimate")
         ax.set_xticks(positions, labels)
@@ -663,7 +753,21 @@ def headline_figure(data: Mapping[str, Any], table=None) -> tuple[bytes, tuple[i
     return buffer.getvalue(), (width, height)
 
 
-def _claim_rows(claims: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def replication_share(replication: Any, claim_id: Any) -> float | None:
+    """The replication probability of one claim from results' ``replication`` (keyed by claim
+    id, each a number or a mapping with ``probability``), or ``None`` when not recorded."""
+    if not isinstance(replication, Mapping):
+        return None
+    entry = replication.get(str(claim_id), replication.get(claim_id))
+    if isinstance(entry, Mapping):
+        entry = entry.get("probability")
+    if isinstance(entry, bool) or not isinstance(entry, int | float):
+        return None
+    return float(entry)
+
+
+def _claim_rows(claims: Sequence[Mapping[str, Any]],
+                replication: Any = None) -> list[dict[str, str]]:
     rows = []
     for claim in claims:
         holds = claim["holds"]
@@ -674,8 +778,10 @@ def _claim_rows(claims: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
             evidence = "; ".join(f"{k} = {_evidence_value(v)}" for k, v in evidence.items())
         elif isinstance(evidence, list):
             evidence = "; ".join(_evidence_value(v) for v in evidence)
+        share = replication_share(replication, claim["id"])
         rows.append({"id": str(claim["id"]), "text": str(claim["text"]), "verdict": verdict,
-                     "css_class": css, "evidence": str(evidence)})
+                     "css_class": css, "evidence": str(evidence),
+                     "replication": "" if share is None else f"{100 * share:.0f} %"})
     return rows
 
 
@@ -742,6 +848,7 @@ def build(
     manifest: str | os.PathLike = paths.MANIFEST,
     force: bool = False,
     *,
+    parameters: Mapping[str, Any] | None = None,
     kernel: str = KERNEL,
     progress: TextIO | None = None,
 ) -> BuildSummary:
@@ -762,6 +869,10 @@ def build(
         The run manifest (see :func:`read_manifest`).
     force
         Execute every run even when its cached result is current.
+    parameters
+        Papermill parameters applied to every run on top of the manifest's (for example
+        ``{"n_draws": 99, "n_replications": 0}`` for a quick build); they are part of each
+        run's cache key and colophon. ``data_path`` and ``results_path`` cannot be set.
     kernel
         The Jupyter kernel papermill runs the notebooks with.
     progress
@@ -787,7 +898,7 @@ def build(
     def say(message: str) -> None:
         print(message, file=progress, flush=True)
 
-    spec = read_manifest(manifest)
+    spec = with_parameters(read_manifest(manifest), parameters or {})
     source = describe_data(data)
     package_sha = code_hash()
     lock_sha = sha256_file(LOCK_FILE) if LOCK_FILE.is_file() else "absent"
@@ -915,6 +1026,9 @@ def _assemble(spec: Manifest, entries, records, source: DataSource, lock_sha: st
     provenance = {"data_kind": source.kind, "data_sha256": source.sha256,
                   "lock_sha256": lock_sha}
     merged = merge_results(spec, per_run, provenance)
+    true_table1 = source.true_table1()
+    if true_table1 is not None:
+        merged["truth"] = {"file": source.truth.name, "table1": true_table1}
     check_index_results(merged)
     results.write(merged, staging / "results.json")
 
@@ -958,9 +1072,15 @@ def _assemble(spec: Manifest, entries, records, source: DataSource, lock_sha: st
                    "by grade: our estimates with 95 % intervals beside the published estimates.",
         figure_caption="Dots and bars: this re-analysis (two-stage least squares, 95 % "
                        "interval). Diamonds: the estimates published in the paper (no "
-                       "intervals were published).",
+                       "intervals were published)." + (
+                           " Black bars: the true effect built into the synthetic data; an "
+                           "interval that crosses its bar caught the truth."
+                           if merged.get("truth") else ""),
         table1=content["table1"], min_cell=MIN_CELL, marker=MARKER,
-        claims=_claim_rows(merged["claims"]),
+        claims=_claim_rows(merged["claims"], merged.get("replication")),
+        has_replication=any(replication_share(merged.get("replication"), c["id"]) is not None
+                            for c in merged["claims"]),
+        truth_file=(merged.get("truth") or {}).get("file"),
         pages=[{"name": run.name, "title": run.title,
                 "note": f"ran in {_duration(metas[run.name]['seconds'])}"} for run in spec.runs],
         colophon={"git_commit": commit, "lock_sha256": lock_sha, "data_label": source.label,
