@@ -156,8 +156,9 @@ def describe_effect(result: Any, label: str = "all students",
     level = getattr(result, "level", 0.95)
     return (
         f"For {label} (N = {result.nobs}), the estimated effect of app use is "
-        f"{_signed(result.coef)} {unit} ({level:.0%} CI {tables.format_number(result.ci_low)} "
-        f"to {tables.format_number(result.ci_high)}; p = {result.pvalue:.3f}): "
+        f"{_signed(result.coef)} {unit} ({level * 100:g} % CI "
+        f"{tables.format_number(result.ci_low)} to {tables.format_number(result.ci_high)}; "
+        f"p {_p_phrase(result.pvalue)}): "
         f"{significance_phrase(result.pvalue)}."
     )
 
@@ -201,7 +202,7 @@ def describe_response(result: Any) -> str:
     return (
         f"Questionnaire response was {result.rate_access:.1%} with access and "
         f"{result.rate_no_access:.1%} without (difference {result.difference * 100:+.1f} "
-        f"percentage points, p = {result.pvalue:.3f}): {verdict}."
+        f"percentage points, p {_p_phrase(result.pvalue)}): {verdict}."
     )
 
 
@@ -339,7 +340,7 @@ def describe_balance(result: BalanceResult, threshold: float = 0.1) -> str:
         f"The largest standardised difference is {value:+.3f} ({largest}); {n_above} of "
         f"{len(result.table)} exceed {threshold} in absolute value. Joint test: "
         f"F({result.joint_df[0]}, {result.joint_df[1]}) = {result.joint_f:.2f}, "
-        f"p = {result.joint_pvalue:.3f}: {joint}."
+        f"p {_p_phrase(result.joint_pvalue)}: {joint}."
     )
 
 
@@ -584,8 +585,13 @@ def suppressed_regression_table(results: Mapping[str, Any],
     counts = pd.DataFrame({key: [results[key].nobs] * len(table) for key in table.columns},
                           index=table.index)
     shown = privacy.suppress(table, counts=counts, secondary=None)
-    shown.columns.name = table.columns.name
+    shown.columns = [human_label(c) for c in shown.columns]
+    treatment = getattr(getattr(next(iter(results.values())), "design", None), "treatment", "")
+    shown.columns.name = f"2SLS effect of {TREATMENT_WORDS.get(treatment, treatment)}"
     return shown
+
+
+TREATMENT_WORDS = {"app_used": "app use", "app_logins_per_week": "app logins per week"}
 
 
 def suppress_effects(frame: pd.DataFrame) -> pd.DataFrame:
@@ -685,7 +691,7 @@ def describe_first_stage(results: Mapping[Any, Any], strong: float = 10.0) -> st
                if (frame["F"] > strong).all() else
                f"at least one first stage is weak (F below {strong:g}); read its 2SLS estimate "
                "with the weak-instrument-robust interval")
-    return (f"First-stage F ranges from {frame['F'].min():.1f} ({weakest}) to "
+    return (f"First-stage F ranges from {frame['F'].min():.1f} ({human_label(weakest)}) to "
             f"{frame['F'].max():.1f}: {verdict}.")
 
 
@@ -702,9 +708,9 @@ def describe_takeup_gap(gap: BalanceResult, by: str = "ses_group") -> str:
     verdict = ("take-up differs significantly between the groups at 5 %"
                if gap.joint_pvalue < 0.05 else
                "no significant difference in take-up between the groups at 5 %")
-    return (f"Among students with access, does {by} predict app use? Joint test "
-            f"F({gap.joint_df[0]}, {gap.joint_df[1]}) = {gap.joint_f:.2f}, "
-            f"p = {gap.joint_pvalue:.3f}: {verdict}.")
+    return (f"Among students with access, does the {GROUP_WORDS.get(by, by)} predict app use? "
+            f"Joint test F({gap.joint_df[0]}, {gap.joint_df[1]}) = {gap.joint_f:.2f}, "
+            f"p {_p_phrase(gap.joint_pvalue)}: {verdict}.")
 
 
 def describe_table1(results: Mapping[str, Any], unit: str = "minutes of practice per week"
@@ -724,9 +730,18 @@ def estimators_frame(results: Mapping[str, Any]) -> pd.DataFrame:
 
 def robust_inference_frame(results: Mapping[str, Any], n_draws: int, seed: int
                            ) -> pd.DataFrame:
-    """Per key: randomisation-inference p-value of the ITT (family-level re-draws of access)
-    and the cluster-robust Anderson-Rubin 95 % set of the effect of use, beside the usual
-    2SLS p-value and interval."""
+    """Per key: the usual 2SLS p-value and interval beside inference that leans on fewer
+    assumptions.
+
+    Columns: ``coef``, ``pvalue``, ``ci_low``, ``ci_high`` (2SLS); ``ri_pvalue``
+    (randomisation inference of the ITT, family-level re-draws of access); ``ar_pvalue``,
+    ``ar_ci_low``, ``ar_ci_high``, ``ar_shape`` (cluster-robust Anderson-Rubin set of the
+    effect of use); ``itt``, ``wb_itt_pvalue``, ``wb_itt_ci_low``, ``wb_itt_ci_high`` (WCR
+    wild cluster bootstrap of the ITT, families as clusters, Rademacher weights);
+    ``wb_iv_pvalue``, ``wb_iv_ci_low``, ``wb_iv_ci_high`` (WRE wild bootstrap of the 2SLS
+    effect); ``nobs``, ``n_draws``. Every resampling method uses ``n_draws`` draws from
+    ``seed``.
+    """
     from parentapp import inference
 
     usable = {k: r for k, r in results.items() if not isinstance(r, str)}
@@ -735,10 +750,16 @@ def robust_inference_frame(results: Mapping[str, Any], n_draws: int, seed: int
     rows = {}
     for key, r in usable.items():
         ar = inference.anderson_rubin(r.design)
+        wb_itt = inference.wild_bootstrap(r.design, target="itt", n_draws=n_draws, seed=seed)
+        wb_iv = inference.wild_bootstrap(r.design, target="iv", n_draws=n_draws, seed=seed)
         rows[key] = {"coef": r.coef, "pvalue": r.pvalue, "ci_low": r.ci_low,
                      "ci_high": r.ci_high, "ri_pvalue": ri[key].pvalue,
                      "ar_pvalue": float(ar.pvalue(0.0)), "ar_ci_low": ar.ci_low,
-                     "ar_ci_high": ar.ci_high, "ar_shape": ar.shape, "nobs": r.nobs,
+                     "ar_ci_high": ar.ci_high, "ar_shape": ar.shape,
+                     "itt": wb_itt.estimate, "wb_itt_pvalue": wb_itt.pvalue,
+                     "wb_itt_ci_low": wb_itt.ci_low, "wb_itt_ci_high": wb_itt.ci_high,
+                     "wb_iv_pvalue": wb_iv.pvalue, "wb_iv_ci_low": wb_iv.ci_low,
+                     "wb_iv_ci_high": wb_iv.ci_high, "nobs": r.nobs,
                      "n_draws": ri[key].n_draws}
     frame = pd.DataFrame(rows).T
     for column in frame.columns.drop("ar_shape"):
@@ -747,18 +768,51 @@ def robust_inference_frame(results: Mapping[str, Any], n_draws: int, seed: int
     return frame
 
 
-def describe_robust_inference(frame: pd.DataFrame) -> str:
-    """Sentences comparing the usual p-values with randomisation and Anderson-Rubin ones."""
+ROBUST_INFERENCE_COLUMNS: dict[Any, tuple[str, str]] = {
+    "coef": ("Effect of use (2SLS)", "coef"),
+    "pvalue": ("p-value (clustered)", "p"),
+    ("ci_low", "ci_high"): ("95 % CI (clustered)", "coef"),
+    "wb_iv_pvalue": ("p-value (wild bootstrap)", "p"),
+    ("wb_iv_ci_low", "wb_iv_ci_high"): ("95 % CI (wild bootstrap)", "coef"),
+    ("ar_ci_low", "ar_ci_high"): ("95 % set (Anderson-Rubin)", "coef"),
+    "ar_shape": ("AR set shape", "text"),
+    "itt": ("Effect of access (ITT)", "coef"),
+    "wb_itt_pvalue": ("ITT p-value (wild bootstrap)", "p"),
+    ("wb_itt_ci_low", "wb_itt_ci_high"): ("ITT 95 % CI (wild bootstrap)", "coef"),
+    "ri_pvalue": ("ITT p-value (randomisation)", "p"),
+    "nobs": ("N", "count"),
+}
+"""How notebook 4 shows :func:`robust_inference_frame` (for :func:`present`)."""
+
+
+def describe_robust_inference(frame: pd.DataFrame, level: float = 0.10) -> str:
+    """One line per key comparing the usual p-value with the wild bootstrap, randomisation
+    and Anderson-Rubin p-values, and saying whether they agree at ``level``."""
     lines = []
+    methods = {"usual": "pvalue", "wild bootstrap": "wb_iv_pvalue",
+               "randomisation": "ri_pvalue", "Anderson-Rubin": "ar_pvalue"}
     for key, row in frame.iterrows():
-        agree = (row["pvalue"] < 0.10) == (row["ri_pvalue"] < 0.10) == (row["ar_pvalue"] < 0.10)
-        lines.append(
-            f"- {key}: usual p = {row['pvalue']:.3f}, randomisation p = {row['ri_pvalue']:.3f}, "
-            f"Anderson-Rubin p = {row['ar_pvalue']:.3f} ("
-            + ("all three agree at 10 %" if agree else "they disagree at 10 %: "
-               "read this estimate with care") + ")."
-        )
+        present_methods = {m: c for m, c in methods.items() if c in frame.columns}
+        verdicts = {m: row[c] < level for m, c in present_methods.items()}
+        ps = ", ".join(f"{m} p {_p_phrase(row[c])}" for m, c in present_methods.items())
+        if len(set(verdicts.values())) == 1:
+            verdict = (f"all {len(verdicts)} agree: "
+                       + ("significant" if next(iter(verdicts.values())) else "not significant")
+                       + f" at {level * 100:g} %")
+        else:
+            yes = [m for m, v in verdicts.items() if v]
+            verdict = (f"they disagree at {level * 100:g} %: significant by {joined(yes)} only; "
+                       "read this estimate with care")
+        lines.append(f"- {human_label(key)}: {ps} ({verdict}).")
     return "\n".join(lines)
+
+
+def _p_phrase(p: float) -> str:
+    """``"= 0.012"`` or ``"< 0.001"`` (for sentences)."""
+    text = format_pvalue(p)
+    if not text:
+        return "not available"
+    return text.replace("<", "< ") if text.startswith("<") else f"= {text}"
 
 
 def with_grade_band(data: pd.DataFrame) -> pd.DataFrame:
@@ -799,10 +853,10 @@ def describe_interactions(frame: pd.DataFrame, group: str) -> str:
     lines = []
     for level, row in frame.iterrows():
         if row["note"]:
-            lines.append(f"- {level}: not testable ({row['note']}).")
+            lines.append(f"- {human_label(level)}: not testable ({row['note']}).")
         else:
-            lines.append(f"- {level}: the effect differs by {group} with p = {row['pvalue']:.3f}"
-                         f" ({significance_phrase(row['pvalue'])}).")
+            lines.append(f"- {human_label(level)}: the effect differs by {group} with "
+                         f"p {_p_phrase(row['pvalue'])} ({significance_phrase(row['pvalue'])}).")
     return "\n".join(lines)
 
 
@@ -833,8 +887,9 @@ def describe_adjusted(frame: pd.DataFrame) -> str:
 
 def replication_summary(n_reps: int, seed: int, level: float = 0.10,
                         cov: str = "clustered") -> tuple[pd.DataFrame | None, str]:
-    """Replication probability of every claim (``claims.replication_probability``) and a
-    sentence; ``n_reps = 0`` skips the simulation and says so."""
+    """Replication probability of every claim (``claims.replication_probability``) and the
+    sentences that read it: an overall one and one per claim ("would hold in about X of 10
+    replications"); ``n_reps = 0`` skips the simulation and says so."""
     from parentapp import claims
 
     if n_reps <= 0:
@@ -843,8 +898,591 @@ def replication_summary(n_reps: int, seed: int, level: float = 0.10,
     table = claims.replication_table(
         claims.replication_probability(n_reps=n_reps, seed=seed, level=level, cov=cov))
     likely = [str(i) for i, row in table.iterrows() if row["probability"] >= 0.8]
-    return table, (
+    worst_se = float(table["mc_se"].max())
+    summary = (
         f"In {n_reps} simulated replications of the study at the published effect sizes, "
         f"{len(likely)} of {len(table)} claims hold at least 80 % of the time "
-        f"(claims {joined(likely)}); the Monte Carlo standard error of each share is shown."
+        f"(claims {joined(likely)}). "
+        + (f"Each share is uncertain by at most {worst_se * 100:.0f} percentage points (Monte "
+           f"Carlo standard error)." if worst_se > 0 else
+           "Every claim held in all or in none of the replications, so the Monte Carlo "
+           "standard errors are zero; with so few replications that says little.")
     )
+    return table, summary + "\n\n" + "\n".join(replication_sentences(table)[:-1])
+
+
+# --------------------------------------------------------------------------- presentation
+#
+# Every table a stakeholder sees goes through :func:`present`: disclosure control first
+# (``privacy.suppress`` on the numbers and their student counts), then numbers as text with
+# one convention (p-values to 3 decimals or "<0.001", coefficients to 1 decimal, standard
+# errors to 2, shares as %), readable column names and human row labels.
+
+P_FLOOR = 0.001
+
+# kind of each number -> how it is written; see format_value.
+FORMAT_KINDS = ("coef", "se", "p", "share", "count", "stat", "stat1", "rho", "text")
+
+# Column name -> (heading, kind) for the columns the package's frames use.
+COLUMN_STYLES: dict[str, tuple[str, str]] = {
+    "coef": ("Effect", "coef"), "estimate": ("Estimate", "coef"), "se": ("SE", "se"),
+    "t": ("t", "stat"), "tstat": ("t", "stat"),
+    "pvalue": ("p-value", "p"), "nobs": ("N", "count"), "n": ("N", "count"),
+    "first_stage_f": ("First-stage F", "stat1"), "F": ("F", "stat1"),
+    "df1": ("df (numerator)", "count"), "df2": ("df (denominator)", "count"),
+    "significance": ("Sig.", "text"), "note": ("Note", "text"), "reason": ("Reason", "text"),
+    "dropped": ("Excluded", "count"), "published_n": ("Published N", "count"),
+    "grade_1": ("Grade 1", "count"), "grade_2": ("Grade 2", "count"),
+    "grade_3": ("Grade 3", "count"),
+    "no_access": ("No access", "value"), "no access": ("No access", "value"),
+    "access": ("Access", "value"), "all": ("All", "value"),
+    "mean_no_access": ("Mean, no access", "value"), "mean_access": ("Mean, access", "value"),
+    "difference": ("Difference", "value"), "std_diff": ("Std. difference", "stat"),
+    "n_no_access": ("N, no access", "count"), "n_access": ("N, access", "count"),
+    "users_no_access": ("Users, no access", "count"), "users_access": ("Users, access", "count"),
+    "takeup_access": ("Take-up with access", "share"),
+    "takeup_no_access": ("Take-up without access", "share"),
+    "share_zero": ("Never practised", "share"), "mean": ("Mean", "stat1"),
+    "mean_if_positive": ("Mean if practised", "stat1"), "median": ("Median", "stat1"),
+    "p25": ("25th percentile", "stat"), "p75": ("75th percentile", "stat"),
+    "p90": ("90th percentile", "stat1"), "p99": ("99th percentile", "stat1"),
+    "max": ("Maximum", "stat1"), "skewness": ("Skewness", "stat"),
+    "rho": ("Spearman rho", "rho"), "compliers": ("Compliers", "value"),
+    "never_takers": ("Never-takers", "value"), "ratio": ("Compliers / all", "stat"),
+    "n_compliers": ("N compliers", "count"), "n_never_takers": ("N never-takers", "count"),
+    "adjusted": ("Romano-Wolf p-value", "p"), "qvalue": ("BH q-value", "p"),
+    "probability": ("Replication probability", "share"), "mc_se": ("Monte Carlo SE", "share"),
+    "lower": ("Lower bound", "coef"), "upper": ("Upper bound", "coef"),
+    "family": ("Family", "text"), "claim": ("Claim", "text"),
+}
+
+_INTERVALS = {("ci_low", "ci_high"): "95 % CI"}
+
+COVARIATE_LABELS: dict[str, str] = {
+    "cito": "Cito score", "age": "age (years)", "female": "girls",
+    "both_parents_home": "lives with both parents", "ses_score": "SES score (SCP)",
+    "income_avg": "average neighbourhood income", "n": "N (students)",
+}
+
+_LEVEL_WORDS: dict[str, Any] = {
+    "grade": lambda v: f"Grade {int(float(v))}",
+    "grade_band": lambda v: str(v)[0].upper() + str(v)[1:],
+    "ses_group": lambda v: f"{v} SES",
+    "gender": lambda v: {"boy": "boys", "girl": "girls"}.get(str(v), str(v)),
+    "both_parents_home": lambda v: ("both parents at home" if float(v) == 1
+                                    else "not both parents at home"),
+    "female": lambda v: "girls" if float(v) == 1 else "boys",
+    "school": lambda v: f"school {v}",
+    "track": lambda v: f"track {v}",
+}
+
+
+def format_pvalue(p: float | None) -> str:
+    """A p-value as a stakeholder reads it: 3 decimals, ``"<0.001"`` below 0.0005 (where 3
+    decimals would print 0.000), blank when missing.
+
+    Examples
+    --------
+    >>> format_pvalue(0.0004), format_pvalue(0.0123), format_pvalue(1.0)
+    ('<0.001', '0.012', '1.000')
+    """
+    if p is None or (isinstance(p, float | np.floating) and not math.isfinite(p)):
+        return ""
+    if not 0 <= p <= 1:
+        raise ValueError(f"p-value {p!r} is outside [0, 1]")
+    return f"<{P_FLOOR:g}" if p < P_FLOOR / 2 else f"{p:.3f}"
+
+
+def format_share(x: float | None, digits: int = 1) -> str:
+    """A share (0-1) as a percentage: ``0.2268 -> "22.7 %"``; blank when missing."""
+    if x is None or not math.isfinite(float(x)):
+        return ""
+    return tables.format_number(100 * float(x), digits) + " %"
+
+
+def _format_bound(x: float, digits: int) -> str:
+    if isinstance(x, float | np.floating) and math.isinf(x):
+        return "-inf" if x < 0 else "+inf"
+    return tables.format_number(float(x), digits)
+
+
+def format_interval(low: float | None, high: float | None, digits: int = 1) -> str:
+    """``[low, high]`` with ``digits`` decimals (infinite ends as -inf/+inf); blank when
+    either end is missing."""
+    if low is None or high is None or isinstance(low, str) or isinstance(high, str):
+        return low if isinstance(low, str) else ""
+    if (isinstance(low, float) and math.isnan(low)) or (isinstance(high, float)
+                                                        and math.isnan(high)):
+        return ""
+    return f"[{_format_bound(low, digits)}, {_format_bound(high, digits)}]"
+
+
+def format_value(value: Any, kind: str) -> str:
+    """One cell as text by its ``kind`` (see :data:`FORMAT_KINDS`): ``coef`` 1 decimal,
+    ``se`` 2, ``p`` :func:`format_pvalue`, ``share`` :func:`format_share`, ``count`` an
+    integer, ``stat`` 2 decimals, ``stat1`` 1 decimal, ``rho`` 2 decimals, ``text`` as is.
+    Text already in the cell (a suppression marker such as ``"<10"``) is kept."""
+    if kind not in FORMAT_KINDS:
+        raise ValueError(f"format kind {kind!r}: use one of {FORMAT_KINDS}")
+    if isinstance(value, str) or kind == "text":
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else str(value)
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return ""
+    if kind == "p":
+        return format_pvalue(float(value))
+    if kind == "share":
+        return format_share(value)
+    if kind == "count":
+        return f"{int(value):d}"
+    digits = {"coef": 1, "se": 2, "stat": 2, "stat1": 1, "rho": 2}[kind]
+    return _format_bound(float(value), digits)
+
+
+def human_label(value: Any, column: str | None = None) -> str:
+    """A level of ``column`` in words: ``(1, "grade") -> "Grade 1"``, ``("low",
+    "ses_group") -> "low SES"``; Table 1 keys (``"grade1"``) by the paper's labels;
+    covariate names (``"cito"``, ``"track = vmbo"``) by :data:`COVARIATE_LABELS`."""
+    if column in _LEVEL_WORDS:
+        try:
+            return _LEVEL_WORDS[column](value)
+        except (TypeError, ValueError):
+            return str(value)
+    text = str(value)
+    if text in paper.TABLE1_LABELS:
+        return paper.TABLE1_LABELS[text]
+    if text in COVARIATE_LABELS:
+        return COVARIATE_LABELS[text]
+    if " = " in text:
+        name, level = text.split(" = ", 1)
+        if name in _LEVEL_WORDS:
+            return human_label(level, name)
+    head, _, rest = text.partition(" ")
+    if head in _LEVEL_WORDS and rest:
+        return human_label(rest, head)
+    if text.startswith("all_grades "):
+        return "All grades"
+    if text.startswith("grade ") and text[6:].isdigit():
+        return f"Grade {text[6:]}"
+    return text
+
+
+def human_index(by: str | Sequence[str]):
+    """A row-label function for :func:`present`: splits an :func:`effects_frame` label
+    (``"1, low"``) and words each part by its column (``"Grade 1, low SES"``)."""
+    columns = [by] if isinstance(by, str) else list(by)
+
+    def label(key: Any) -> str:
+        parts = list(key) if isinstance(key, tuple) else (
+            str(key).split(", ", len(columns) - 1) if len(columns) > 1 else [key])
+        if len(parts) != len(columns):
+            return human_label(key)
+        return ", ".join(human_label(v, c) for v, c in zip(parts, columns, strict=True))
+
+    return label
+
+
+def present(table: pd.DataFrame, counts: pd.DataFrame | pd.Series | str | None = None, *,
+            columns: Mapping[Any, tuple[str, str]] | None = None,
+            index: Any = None, index_name: str | None = None,
+            row_kinds: Any = None, zero_is_safe: bool = True,
+            secondary: str | None = None) -> pd.DataFrame:
+    """A table as stakeholders see it: suppressed, formatted, readably labelled.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Numbers (one statistic per column).
+    counts
+        Students behind each cell, as :func:`parentapp.privacy.suppress` takes them (None: the
+        table is itself counts). Suppression runs first, on the numbers.
+    columns : mapping, optional
+        Column -> (heading, kind), in the order shown; only these columns are shown. A key
+        that is a pair of columns ``(low, high)`` becomes one interval column. Default: the
+        table's columns styled by :data:`COLUMN_STYLES` (an unknown column keeps its name and
+        is written with kind ``value``), ``ci_low``/``ci_high`` joined into "95 % CI".
+    index : callable, mapping, str or sequence of str, optional
+        Row labels: a function of the label, a mapping, or the column(s) whose levels the
+        labels are (see :func:`human_index`). Default :func:`human_label`.
+    index_name : str, optional
+        Heading of the row labels (default: none).
+    row_kinds : callable or mapping, optional
+        Kind per row label for columns of kind ``"value"`` (tables whose rows mix shares and
+        means, e.g. covariate means); default ``"stat"``.
+    zero_is_safe, secondary
+        Passed to ``privacy.suppress``.
+
+    Returns
+    -------
+    DataFrame of str, with ``.attrs["suppression"]`` from ``privacy.suppress``.
+    """
+    shown = privacy.suppress(table, counts=counts, secondary=secondary,
+                             zero_is_safe=zero_is_safe)
+    mask = shown.attrs.get("suppression")
+    if columns is None:
+        columns = {}
+        for column in table.columns:
+            pair = next((p for p in _INTERVALS if column in p), None)
+            if pair and all(c in table.columns for c in pair):
+                if pair[0] == column:
+                    columns[pair] = (_INTERVALS[pair], "coef")
+                continue
+            columns[column] = COLUMN_STYLES.get(column, (human_label(column), "value"))
+    if callable(index):
+        relabel = index
+    elif isinstance(index, Mapping):
+        relabel = lambda key: index.get(key, human_label(key))  # noqa: E731
+    elif index is not None:
+        relabel = human_index(index)
+    else:
+        relabel = human_label
+    if callable(row_kinds):
+        kind_of = row_kinds
+    elif isinstance(row_kinds, Mapping):
+        kind_of = lambda key: row_kinds.get(key, "stat")  # noqa: E731
+    else:
+        kind_of = lambda key: "stat"  # noqa: E731
+    out = {}
+    for key, (heading, kind) in columns.items():
+        if isinstance(key, tuple):
+            digits = 1 if kind == "coef" else 2
+            out[heading] = [format_interval(lo, hi, digits) for lo, hi in
+                            zip(shown[key[0]], shown[key[1]], strict=True)]
+        else:
+            if key not in shown.columns:
+                raise KeyError(f"column {key!r} is not in the table (columns: "
+                               f"{list(shown.columns)})")
+            out[heading] = [format_value(v, kind_of(r) if kind == "value" else kind)
+                            for r, v in zip(shown.index, shown[key], strict=True)]
+    frame = pd.DataFrame(out, index=pd.Index([relabel(k) for k in shown.index],
+                                             name=index_name))
+    frame.columns.name = None
+    frame.attrs["suppression"] = mask
+    return frame
+
+
+def covariate_kind(label: Any) -> str:
+    """``"share"`` for a dummy covariate (``"female"``, ``"track = vmbo"``), ``"count"`` for
+    the row ``n``, else ``"stat"`` (for :func:`present`'s ``row_kinds``)."""
+    text = str(label)
+    if text == "n":
+        return "count"
+    if " = " in text or text in ("female", "both_parents_home"):
+        return "share"
+    return "stat"
+
+
+# --------------------------------------------------------------------------- attrition bounds
+
+
+def attrition_bounds(students: pd.DataFrame, outcome: str = OUTCOME,
+                     responded: str = "respondent", arm: str = "access",
+                     treatment: str = "app_used", cluster: str = "family_id",
+                     n_boot: int = 500, seed: int = 0) -> Any:
+    """Lee (2009) bounds on the main effect under questionnaire non-response
+    (``inference.lee_bounds`` over all students, respondents as the observed sample).
+
+    Returns an ``inference.LeeBoundsResult``: bounds on the ITT of access for students who
+    would answer whatever their access, and (``iv_lower``, ``iv_upper``) those bounds divided
+    by the take-up among responding students with access.
+    """
+    from parentapp import inference
+
+    missing = [c for c in (outcome, responded, arm, treatment, cluster)
+               if c not in students.columns]
+    if missing:
+        raise KeyError(f"attrition_bounds needs columns {missing} in the student table "
+                       "(sample.prepare(...).students has them)")
+    return inference.lee_bounds(students[outcome], students[responded].astype(int),
+                                students[arm], treatment=students[treatment],
+                                clusters=students[cluster], n_boot=n_boot, seed=seed)
+
+
+def attrition_bounds_frame(bounds: Any) -> pd.DataFrame:
+    """The Lee bounds as a two-row table (ITT of access; effect of use) with the students
+    in each arm's respondents as N."""
+    n = min(bounds.n_access, bounds.n_no_access)
+    rows = {"effect of access (ITT)": {"lower": bounds.lower, "upper": bounds.upper,
+                                       "ci_low": bounds.ci_low, "ci_high": bounds.ci_high,
+                                       "n": n}}
+    if bounds.iv_lower is not None:
+        rows["effect of app use (ITT / take-up)"] = {
+            "lower": bounds.iv_lower, "upper": bounds.iv_upper,
+            "ci_low": np.nan, "ci_high": np.nan, "n": n}
+    frame = pd.DataFrame(rows).T
+    frame = frame.astype({"lower": float, "upper": float, "ci_low": float, "ci_high": float})
+    frame["n"] = frame["n"].astype(int)
+    return frame
+
+
+def describe_attrition_bounds(bounds: Any, unit: str = "minutes of practice per week",
+                              level: float = 0.95) -> str:
+    """What the Lee bounds say, from the numbers: how much was trimmed, the range for the
+    ITT and for the effect of use, and whether the range excludes zero."""
+    arm = bounds.trimmed_arm
+    itt = f"[{_signed(bounds.lower)}, {_signed(bounds.upper)}]"
+    sign = ("excludes zero" if bounds.lower > 0 or bounds.upper < 0 else "includes zero")
+    text = (
+        f"Response was {format_share(bounds.response_access)} with access and "
+        f"{format_share(bounds.response_no_access)} without. Lee bounds trim the '{arm}' arm, "
+        f"which answered more often, by {format_share(bounds.trim_share)} of its respondents "
+        f"(the students who may have answered only because of their arm), once from the top "
+        f"and once from "
+        f"the bottom of its practice times. Assuming access moved response in one direction "
+        f"only, the ITT of access for students who would answer either way lies in {itt} "
+        f"{unit}; this range {sign}."
+    )
+    if bounds.ci_low is not None and math.isfinite(bounds.ci_low):
+        text += (f" Allowing for sampling error (family bootstrap, {bounds.n_boot} draws), "
+                 f"the {level * 100:g} % interval covering both bounds is "
+                 f"{format_interval(bounds.ci_low, bounds.ci_high)}.")
+    if bounds.iv_lower is not None:
+        text += (f" Divided by the take-up among responding students with access "
+                 f"({format_share(bounds.compliance)}), the effect of app use lies in "
+                 f"[{_signed(bounds.iv_lower)}, {_signed(bounds.iv_upper)}] {unit}, under the "
+                 f"extra assumption that take-up among students who answer either way equals "
+                 f"take-up among all responding students with access.")
+    return text
+
+
+# --------------------------------------------------------------------------- multiple testing
+
+# The subgroup family of issue 6: every grade x (SES group, home situation, gender) cell.
+SUBGROUP_FAMILY: dict[str, str] = {
+    "ses_group": "grade x SES", "both_parents_home": "grade x home situation",
+    "gender": "grade x gender",
+}
+
+# Cells behind the subgroup claims, with the sign the article reports (claims.py rules).
+CLAIM_CELLS: dict[int, tuple[tuple[str, str], ...]] = {
+    4: (("Grade 1, low SES", "positive"), ("Grade 2, low SES", "positive"),
+        ("Grade 3, high SES", "negative")),
+    5: (("Grade 1, not both parents at home", "positive"),
+        ("Grade 2, not both parents at home", "positive")),
+    6: (("Grade 1, boys", "positive"), ("Grade 2, boys", "positive")),
+}
+
+
+def subgroup_family_masks(data: pd.DataFrame, design: Any,
+                          groups: Sequence[str] = tuple(SUBGROUP_FAMILY),
+                          within: str = "grade") -> dict[str, np.ndarray]:
+    """Boolean masks over a design's rows for every ``within`` x group cell, named in words
+    (``"Grade 1, low SES"``); cells with fewer than ``privacy.MIN_CELL`` students are left
+    out of the family (they are not shown either)."""
+    masks: dict[str, np.ndarray] = {}
+    for group in groups:
+        for name, mask in subgroup_masks(data, design, [within, group]).items():
+            label = human_index([within, group])(name)
+            if mask.sum() >= privacy.MIN_CELL:
+                masks[label] = mask
+    return masks
+
+
+def multiple_testing(data: pd.DataFrame, n_draws: int, seed: int,
+                     groups: Sequence[str] = tuple(SUBGROUP_FAMILY), within: str = "grade",
+                     outcome: str = OUTCOME, **kw: Any) -> pd.DataFrame:
+    """Adjusted p-values for "no effect" in every cell of one family of subgroup hypotheses
+    (by default grade x SES group, grade x home situation and grade x gender together).
+
+    The test in each cell is the CR1 t-test of the ITT of access (with one-sided
+    non-compliance, no effect of access iff no effect of use); ``adjusted`` is the
+    Romano-Wolf stepdown p-value (restricted wild cluster bootstrap, families share one
+    weight across cells) and ``qvalue`` the Benjamini-Hochberg q-value of the unadjusted
+    ``pvalue`` over the whole family.
+
+    Returns
+    -------
+    DataFrame
+        Rows cells in words; columns ``family``, ``estimate`` (ITT), ``tstat``, ``pvalue``,
+        ``adjusted``, ``qvalue``, ``nobs``.
+    """
+    from parentapp import inference
+
+    kw = {k: v for k, v in kw.items() if k != "cov"}
+    design = estimate.prepare_design(data, outcome, **kw)
+    masks = subgroup_family_masks(data, design, groups, within)
+    result = inference.romano_wolf(design, masks, n_draws=n_draws, seed=seed)
+    frame = result.to_frame()
+    # BH over the whole family (the same as result.qvalues, stated here explicitly)
+    frame["qvalue"] = inference.benjamini_hochberg(frame["pvalue"].to_numpy())
+    family_of = {}
+    for group in groups:
+        for label in subgroup_family_masks(data, design, [group], within):
+            family_of[label] = SUBGROUP_FAMILY.get(group, f"{within} x {group}")
+    frame.insert(0, "family", [family_of[k] for k in frame.index])
+    frame["nobs"] = [int(masks[k].sum()) for k in frame.index]
+    return frame
+
+
+MULTIPLE_TESTING_COLUMNS: dict[Any, tuple[str, str]] = {
+    "family": ("Family", "text"), "estimate": ("Effect of access (ITT)", "coef"),
+    "pvalue": ("p-value", "p"), "adjusted": ("Romano-Wolf p-value", "p"),
+    "qvalue": ("BH q-value", "p"), "nobs": ("N", "count"),
+}
+
+
+def claims_after_adjustment(frame: pd.DataFrame, level: float = 0.10
+                            ) -> dict[str, dict[str, Any]]:
+    """For every cell behind claims 4-6 (:data:`CLAIM_CELLS`): the reported sign, the ITT,
+    and whether it is significant in that direction at ``level`` unadjusted, after
+    Romano-Wolf and after Benjamini-Hochberg. Keyed by cell; cells not in ``frame`` (too
+    small) are marked ``tested = False``."""
+    out: dict[str, dict[str, Any]] = {}
+    for claim, cells in CLAIM_CELLS.items():
+        for cell, sign in cells:
+            if cell not in frame.index:
+                out[cell] = {"claim": claim, "sign": sign, "tested": False}
+                continue
+            row = frame.loc[cell]
+            right_sign = row["estimate"] > 0 if sign == "positive" else row["estimate"] < 0
+            out[cell] = {
+                "claim": claim, "sign": sign, "tested": True, "estimate": float(row["estimate"]),
+                "unadjusted": bool(right_sign and row["pvalue"] < level),
+                "romano_wolf": bool(right_sign and row["adjusted"] < level),
+                "benjamini_hochberg": bool(right_sign and row["qvalue"] < level),
+            }
+    return out
+
+
+def _listed(items: Iterable[str]) -> str:
+    """``"a; b and c"``: :func:`joined` for items that contain commas themselves."""
+    items = list(items)
+    if not items:
+        return "none"
+    return items[0] if len(items) == 1 else "; ".join(items[:-1]) + " and " + items[-1]
+
+
+def describe_multiple_testing(frame: pd.DataFrame, level: float = 0.10) -> str:
+    """Sentences: how many cells of the family are significant before and after adjustment,
+    and which of the subgroup findings behind claims 4-6 survive."""
+    pct = f"{level * 100:g} %"
+    n = len(frame)
+    raw = int((frame["pvalue"] < level).sum())
+    rw = int((frame["adjusted"] < level).sum())
+    bh = int((frame["qvalue"] < level).sum())
+    text = [f"Of the {n} subgroup cells tested as one family, {raw} are significant at {pct} "
+            f"unadjusted, {rw} after the Romano-Wolf adjustment (family-wise error) and {bh} "
+            f"with Benjamini-Hochberg q-values below {pct} (false discovery rate)."]
+    verdicts = claims_after_adjustment(frame, level)
+    for claim in sorted({v["claim"] for v in verdicts.values()}):
+        cells = {k: v for k, v in verdicts.items() if v["claim"] == claim}
+        found = [k for k, v in cells.items() if v.get("unadjusted")]
+        survive_rw = [k for k, v in cells.items() if v.get("romano_wolf")]
+        survive_bh = [k for k, v in cells.items() if v.get("benjamini_hochberg")]
+        untested = [k for k, v in cells.items() if not v["tested"]]
+        words = [f"Claim {claim} rests on {_listed(cells)}."]
+        if not found:
+            words.append(f"None of these is significant in the reported direction at {pct} "
+                         "even before adjustment.")
+        else:
+            words.append(f"Significant in the reported direction before adjustment: "
+                         f"{_listed(found)}. After Romano-Wolf: {_listed(survive_rw)}. After "
+                         f"Benjamini-Hochberg: {_listed(survive_bh)}.")
+        if untested:
+            words.append(f"Too few students to test: {_listed(untested)}.")
+        text.append(" ".join(words))
+    return "\n\n".join(text)
+
+
+# --------------------------------------------------------------------------- replication
+
+
+def replication_sentences(table: pd.DataFrame, out_of: int = 10) -> list[str]:
+    """One sentence per claim of a ``claims.replication_table``: "would hold in about X of
+    10 replications of the study" with the Monte Carlo uncertainty."""
+    n_reps = table.attrs.get("n_reps")
+    lines = []
+    for claim_id, row in table.iterrows():
+        p, se = float(row["probability"]), float(row["mc_se"])
+        about = round(p * out_of)
+        margin = f" (± {se * out_of:.1f} from simulation error)" if se > 0 else ""
+        lines.append(f"- Claim {claim_id} would hold in about {about} of {out_of} replications"
+                     f" of the study{margin}.")
+    if n_reps:
+        lines.append(f"\n(Shares from {n_reps} simulated replications at the published effect "
+                     "sizes.)")
+    return lines
+
+
+REPLICATION_COLUMNS: dict[Any, tuple[str, str]] = {
+    "claim": ("Claim", "text"), "probability": ("Replication probability", "share"),
+    "mc_se": ("Monte Carlo SE", "share"),
+}
+
+
+# How notebook 4 shows :func:`estimators_frame` (rows (sample, estimator)).
+ESTIMATOR_COLUMNS: dict[Any, tuple[str, str]] = {
+    "coef": ("Estimate", "value"), "se": ("SE", "value"), "pvalue": ("p-value", "p"),
+    ("ci_low", "ci_high"): ("95 % CI", "coef"), "nobs": ("N", "count"),
+}
+
+_ESTIMATOR_WORDS = {"2SLS": "2SLS: effect of use", "ITT": "ITT: effect of access",
+                    "OLS": "naive OLS: users vs others",
+                    "first stage": "first stage: access on use"}
+
+
+def estimator_label(key: Any) -> str:
+    """``("grade1", "ITT") -> "Grade 1 | ITT: effect of access"``."""
+    sample_key, estimator = key
+    return f"{human_label(sample_key)} | {_ESTIMATOR_WORDS.get(estimator, estimator)}"
+
+
+def estimator_kind(key: Any) -> str:
+    """The first stage is a share (2 decimals); the other estimates are minutes (1)."""
+    return "stat" if key[1] == "first stage" else "coef"
+
+
+def scorecard_frame(scorecard: Any, replication: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The scorecard as stakeholders read it: claim, verdict, rule, evidence and, when a
+    ``claims.replication_table`` is given, how often the claim would hold in ten
+    replications of the study (from its replication probability)."""
+    frame = scorecard.to_frame()
+    out = pd.DataFrame({
+        "Claim": frame["claim"],
+        "Verdict": ["holds" if h else "does not hold" for h in frame["holds"]],
+    }, index=frame.index)
+    if replication is not None:
+        out["Would hold in"] = [
+            f"about {round(replication.loc[int(i), 'probability'] * 10)} of 10 replications"
+            if int(i) in replication.index else "" for i in frame.index]
+    out["Rule"] = frame["rule"]
+    out["Evidence"] = frame["evidence"]
+    out.index.name = "Claim no."
+    return out
+
+
+GROUP_WORDS = {"grade": "grade", "ses_group": "SES group", "gender": "gender",
+               "both_parents_home": "home situation", "grade_band": "grade band"}
+
+# How notebook 3 shows :func:`first_stage_frame`: the first stage is a share of students.
+FIRST_STAGE_COLUMNS: dict[Any, tuple[str, str]] = {
+    "coef": ("Effect of access on use", "stat"), "se": ("SE", "stat"),
+    "F": ("First-stage F", "stat1"), "takeup_access": ("Take-up with access", "share"),
+    "takeup_no_access": ("Take-up without access", "share"), "nobs": ("N", "count"),
+}
+
+ALIGNMENT_COLUMNS: dict[Any, tuple[str, str]] = {
+    "rho": ("Spearman rho", "rho"), ("ci_low", "ci_high"): ("95 % CI", "rho"),
+    "pvalue": ("p-value", "p"), "n": ("N (pairs)", "count"),
+}
+
+
+def item_label(item: str) -> str:
+    """A questionnaire item in words: ``"st_wants_more_help" -> "student: wants more help"``."""
+    who = {"st": "student", "pa": "parent"}.get(item[:2], "")
+    rest = item[3:] if who else item
+    return f"{who}: {rest.replace('_', ' ')}" if who else rest.replace("_", " ")
+
+
+def alignment_label(key: Any) -> str:
+    """Row label of an :func:`alignment` table: ``"Grade 1 | student: ... ~ parent: ..."``."""
+    level, student, parent = key
+    return f"{human_label(level, 'grade')} | {item_label(student)} ~ {item_label(parent)}"
+
+
+def replication_counts(table: pd.DataFrame) -> pd.Series:
+    """Students behind each row of a ``claims.replication_table`` (for :func:`present`): every
+    share describes simulated studies of the default synthetic size, never a real student."""
+    from parentapp import simulate
+
+    return pd.Series(simulate.DEFAULT_N_STUDENTS, index=table.index)
