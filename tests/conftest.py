@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +32,11 @@ def small_report(tmp_path_factory) -> dict:
     ``data`` (that csv as strings, for ID checks), ``truth`` (the trial's truth, as written
     beside the csv) and ``log`` (the build's progress output).
     """
-    shared = tmp_path_factory.getbasetemp().parent  # the same for every xdist worker
+    # under pytest-xdist each worker's base temp is a child of the session's; without it
+    # the base temp itself is this session's (its parent holds earlier sessions)
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
     root = shared / "small-report"
     done = root / "built.json"
     with open(shared / "small-report.lock", "w") as lock:

@@ -355,3 +355,107 @@ def test_missing_results_and_leaks_fail_without_touching_the_report(built, tmp_p
         report_build.build(data=built["root"] / "trial.csv", out=out, manifest=leaking)
     assert built["trial"]["student_id"].iloc[0] in str(err.value)
     assert snapshot(out) == before
+
+
+# ----------------------------------------------------------------------------- presentation
+
+
+def test_stylesheet_is_inlined_verbatim(built):
+    """The CSS is trusted template text: HTML-escaping it (quotes as &#34;) would silently
+    drop every rule with a quoted font name or generated content."""
+    css = (report_build.TEMPLATES_DIR / "report.css").read_text()
+    for page in [built["out"] / "index.html", *(built["out"] / "pages").glob("*.html")]:
+        assert css in page.read_text(), page.name
+
+
+def test_each_page_has_one_h1_the_run_title(built):
+    for name, title in (("effects", "Effects by grade"), ("claims-scaled", "The claims, rescaled")):
+        html = (built["out"] / "pages" / f"{name}.html").read_text()
+        assert re.findall(r"<h1[^>]*>(.*?)</h1>", html, re.S) == [title]
+
+
+def test_drop_leading_title_keeps_the_rest_of_the_cell():
+    import nbformat
+
+    book = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 5. Heterogeneity\n\nFor whom it matters.\n\n# Later"),
+        nbformat.v4.new_code_cell("x = 1")])
+    assert report_build.drop_leading_title(book).cells[0].source == \
+        "For whom it matters.\n\n# Later"
+    only_title = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title\n"),
+                                                 nbformat.v4.new_code_cell("x = 1")])
+    assert [c.cell_type for c in report_build.drop_leading_title(only_title).cells] == ["code"]
+    no_title = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## Step\ntext")])
+    assert report_build.drop_leading_title(no_title).cells[0].source == "## Step\ntext"
+
+
+def test_parameter_overrides_reach_every_run_and_its_cache_key(built, tmp_path):
+    out = copy_report(built, tmp_path)
+    summary = report_build.build(data=built["root"] / "trial.csv", out=out,
+                                 manifest=built["manifest"], parameters={"scale": 3.0})
+    assert sorted(summary.executed) == ["claims", "claims-scaled", "effects"]  # new keys
+    data = results.load(out / "results.json")
+    trial = built["trial"]
+    uptake = trial.groupby("access")["app_used"].mean()
+    # the override wins over the manifest's scale = 2.0 of the rerun
+    assert data["runs"]["claims-scaled"]["uptake"]["1"] == pytest.approx(3 * uptake[1], rel=1e-9)
+    assert data["runs"]["claims"]["uptake"]["1"] == pytest.approx(3 * uptake[1], rel=1e-9)
+    assert "scale = 3.0" in (out / "pages" / "effects.html").read_text()
+    with pytest.raises(report_build.BuildError, match="data_path"):
+        report_build.build(data=built["root"] / "trial.csv", out=out,
+                           manifest=built["manifest"], parameters={"data_path": "x.csv"})
+
+
+def _index_data(coefs, truth=None, replication=None) -> dict:
+    table1 = {key: {"coef": c, "se": 2.0, "pvalue": 0.5, "ci_low": c - 4.0, "ci_high": c + 4.0,
+                    "nobs": 300, "first_stage_f": 50.0}
+              for key, c in zip(report_build.TABLE1_KEYS, coefs, strict=True)}
+    data = {"table1": table1, "claims": [
+        {"id": 1, "text": "A.", "holds": True, "evidence": "e"},
+        {"id": 2, "text": "B.", "holds": False, "evidence": "e"},
+        {"id": 3, "text": "C.", "holds": False, "evidence": "e"}]}
+    if truth is not None:
+        data["truth"] = {"file": "t.truth.json", "table1": truth}
+    if replication is not None:
+        data["replication"] = replication
+    return data
+
+
+def test_summary_and_table_show_the_truth_of_simulated_data():
+    truth = dict(zip(report_build.TABLE1_KEYS, [1.0, 20.0, 6.0, -3.0], strict=True))
+    data = _index_data([2.0, 10.0, 5.0, -4.0], truth)  # intervals +-4: grade 1 misses
+    table = report_build.table1_frame(data)
+    assert table["truth"].tolist() == ["+1.0", "+20.0", "+6.0", "−3.0"]
+    text = " ".join(report_build.summarise(data))
+    assert "+1.0 across all grades, +20.0 in grade 1" in text
+    assert "contains the true effect in 3 of 4 groups" in text
+    assert "Not reproduced: claims 2 and 3" in text
+    plain = _index_data([2.0, 10.0, 5.0, -4.0])
+    assert "truth" not in report_build.table1_frame(plain).columns
+    assert "true effect" not in " ".join(report_build.summarise(plain))
+
+
+def test_describe_data_finds_the_truth_file(tmp_path):
+    from parentapp import simulate
+
+    trial = simulate.simulate(seed=3, n_students=600)
+    path = trial.write(tmp_path / "sim.csv")
+    source = report_build.describe_data(path)
+    assert source.kind == "synthetic"
+    assert source.true_table1() == pytest.approx(trial.truth.table1)
+    default = report_build.describe_data(None)
+    assert default.kind == "synthetic-default" and default.truth == paths.DEFAULT_TRUTH
+    path.with_name("sim.truth.json").write_text("{}")
+    with pytest.raises(report_build.BuildError, match="table1"):
+        report_build.describe_data(path).true_table1()
+
+
+def test_replication_share_tolerates_every_recorded_shape():
+    share = report_build.replication_share
+    assert share(None, 1) is None
+    assert share({"1": {"probability": 0.25, "mc_se": 0.1}}, 1) == 0.25
+    assert share({"2": 0.5}, 2) == 0.5 and share({2: 0.5}, 2) == 0.5
+    assert share({"1": {"probability": None}}, 1) is None and share({"1": True}, 1) is None
+    rows = report_build._claim_rows(_index_data([1, 1, 1, 1])["claims"],
+                                    {"1": {"probability": 0.834}})
+    assert [r["replication"] for r in rows] == ["83 %", "", ""]

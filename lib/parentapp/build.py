@@ -698,8 +698,10 @@ def summarise(data: Mapping[str, Any], table=None) -> list[str]:
     text += f"; {len(open_)} could not be assessed." if open_ else "."
     sentences.append(text)
     if failed:
-        sentences.append("Not reproduced: " + "; ".join(
-            f"claim {c['id']} ({c['text'].rstrip('.')})" for c in failed) + ".")
+        ids = [str(c["id"]) for c in failed]
+        listed = ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
+        sentences.append(f"Not reproduced: claim{'s' if len(ids) > 1 else ''} {listed} (the "
+                         "scorecard below gives each claim and the evidence).")
     return sentences
 
 
@@ -1081,8 +1083,7 @@ def _assemble(spec: Manifest, entries, records, source: DataSource, lock_sha: st
         has_replication=any(replication_share(merged.get("replication"), c["id"]) is not None
                             for c in merged["claims"]),
         truth_file=(merged.get("truth") or {}).get("file"),
-        pages=[{"name": run.name, "title": run.title,
-                "note": f"ran in {_duration(metas[run.name]['seconds'])}"} for run in spec.runs],
+        pages=[{"name": run.name, "title": run.title} for run in spec.runs],
         colophon={"git_commit": commit, "lock_sha256": lock_sha, "data_label": source.label,
                   "data_sha256": source.sha256, "parameters": None, "when_label": "Built",
                   "when": _BUILT_AT, "seconds": _BUILD_TOOK,
@@ -1127,8 +1128,8 @@ def _index_content(merged: Mapping[str, Any], cache_root: Path, package_sha: str
     content = {
         "summary": summarise(merged, table),
         "table1": [{"label": paper.TABLE1_LABELS[key], "cells": [
-            {"text": str(table.loc[key, col]), "suppressed": bool(hidden.loc[key, col] != "")}
-            for col in table.columns]} for key in TABLE1_KEYS],
+            {"text": str(table.loc[key, col]), "suppressed": bool(hidden.loc[key, col] != ""),
+             "column": col} for col in table.columns]} for key in TABLE1_KEYS],
         "figure_png": base64.b64encode(png).decode("ascii"),
         "figure_size": list(size),
     }
