@@ -860,31 +860,6 @@ def describe_interactions(frame: pd.DataFrame, group: str) -> str:
     return "\n".join(lines)
 
 
-def adjusted_pvalues(data: pd.DataFrame, by: str | Sequence[str], n_draws: int, seed: int,
-                     outcome: str = OUTCOME, **kw: Any) -> pd.DataFrame:
-    """Romano-Wolf (stepdown, wild cluster bootstrap) and Benjamini-Hochberg adjusted p-values
-    for "no effect" in every cell of ``by``, with the number of students per cell."""
-    from parentapp import inference
-
-    kw = {k: v for k, v in kw.items() if k != "cov"}
-    design = estimate.prepare_design(data, outcome, **kw)
-    masks = subgroup_masks(data, design, by)
-    masks = {k: m for k, m in masks.items() if m.sum() >= privacy.MIN_CELL}
-    result = inference.romano_wolf(design, masks, n_draws=n_draws, seed=seed)
-    frame = result.to_frame()
-    frame["nobs"] = [int(masks[k].sum()) for k in frame.index]
-    return frame
-
-
-def describe_adjusted(frame: pd.DataFrame) -> str:
-    """Which cells stay significant at 10 % after the Romano-Wolf adjustment."""
-    raw = [f"({k})" for k, r in frame.iterrows() if r["pvalue"] < 0.10]
-    kept = [f"({k})" for k, r in frame.iterrows() if r["adjusted"] < 0.10]
-    return (f"Unadjusted, {len(raw)} of {len(frame)} cells are significant at 10 % "
-            f"({joined(raw)}); after the Romano-Wolf adjustment for testing {len(frame)} cells "
-            f"at once, {len(kept)} remain ({joined(kept)}).")
-
-
 def replication_summary(n_reps: int, seed: int, level: float = 0.10,
                         cov: str = "clustered") -> tuple[pd.DataFrame | None, str]:
     """Replication probability of every claim (``claims.replication_probability``) and the
