@@ -6,7 +6,9 @@
 - a rebuild with nothing changed against the cold build (target: at most 0.05).
 
 Every step is timed as a fresh process, as a user would run it, so interpreter start-up
-counts on both sides. ``main()`` returns the measured numbers as a dict.
+counts on both sides, and the derived analysis-sample cache (``data/derived/sample-*``,
+regenerable) is emptied before each side so that neither reuses the other's work.
+``main()`` returns rows for ``python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def _build_command(manifest: Path, out: Path, data: Path | None, jobs: int) -> l
     return [sys.executable, "-c", call]
 
 
+def _clear_derived_cache() -> None:
+    for cached in paths.DERIVED_DIR.glob("sample-*"):
+        cached.unlink()
+
+
 def sequential_cli(manifest: Path, data: Path | None, work: Path) -> float:
     """Run every manifest entry with the papermill CLI, then jupyter nbconvert, in turn."""
     spec = read_manifest(manifest)
@@ -60,34 +67,34 @@ def sequential_cli(manifest: Path, data: Path | None, work: Path) -> float:
 
 
 def main(manifest: str | os.PathLike = paths.MANIFEST, data: str | os.PathLike | None = None,
-         jobs: int = 2) -> dict:
-    """Measure the build; returns seconds, ratios and whether the targets are met."""
+         jobs: int = 2) -> list[dict]:
+    """Measure the build; returns one row per measure (seconds and ratios with targets)."""
     manifest = Path(manifest)
     data = Path(data) if data else None
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         tmp = Path(tmp)
         out = tmp / "report"
         (tmp / "cli").mkdir()
+        _clear_derived_cache()
         sequential = sequential_cli(manifest, data, tmp / "cli")
+        _clear_derived_cache()
         cold = _timed(_build_command(manifest, out, data, jobs))
         rebuild = _timed(_build_command(manifest, out, data, jobs))
-    return {
-        "runs": len(read_manifest(manifest).runs),
-        "jobs": jobs,
-        "sequential_cli_seconds": round(sequential, 2),
-        "cold_build_seconds": round(cold, 2),
-        "no_change_rebuild_seconds": round(rebuild, 2),
-        "cold_vs_sequential_ratio": round(cold / sequential, 3),
-        "cold_vs_sequential_target": TARGET_COLD_RATIO,
-        "cold_vs_sequential_met": cold / sequential <= TARGET_COLD_RATIO,
-        "rebuild_vs_cold_ratio": round(rebuild / cold, 3),
-        "rebuild_vs_cold_target": TARGET_REBUILD_RATIO,
-        "rebuild_vs_cold_met": rebuild / cold <= TARGET_REBUILD_RATIO,
-    }
+    runs = len(read_manifest(manifest).runs)
+    return [
+        {"name": "papermill + nbconvert CLIs, one run after another", "value": sequential,
+         "unit": "s", "detail": f"{runs} manifest runs"},
+        {"name": f"cold build, {jobs} jobs", "value": cold, "unit": "s"},
+        {"name": "no-change rebuild", "value": rebuild, "unit": "s"},
+        {"name": "cold build / sequential CLIs", "value": cold / sequential, "unit": "ratio",
+         "target": f"<= {TARGET_COLD_RATIO}"},
+        {"name": "no-change rebuild / cold build", "value": rebuild / cold, "unit": "ratio",
+         "target": f"<= {TARGET_REBUILD_RATIO}"},
+    ]
 
 
 if __name__ == "__main__":
     arguments = dict(arg.split("=", 1) for arg in sys.argv[1:])  # manifest=... data=... jobs=N
     if "jobs" in arguments:
         arguments["jobs"] = int(arguments["jobs"])
-    print(json.dumps(main(**arguments), indent=2))
+    print(json.dumps(main(**arguments), indent=2, default=float))
