@@ -356,3 +356,12 @@ def test_replication_sentences_round_to_tenths():
     assert lines[0].startswith("- Claim 1 would hold in about 8 of 10 replications")
     assert "about 1 of 10" in lines[1]
     assert "50 simulated replications" in lines[-1]
+
+
+def test_present_writes_differences_of_shares_in_percentage_points():
+    table = pd.DataFrame({"mean_access": [0.52, 535.2], "difference": [0.031, -1.25]},
+                         index=["female", "cito"])
+    shown = analysis.present(table, counts=pd.Series([400, 400], index=table.index),
+                             row_kinds=analysis.covariate_kind)
+    assert shown["Difference"].tolist() == ["3.1 pp", "-1.25"]
+    assert shown["Mean, access"].tolist() == ["52.0 %", "535.20"]

@@ -91,6 +91,29 @@ def test_manifest_problems_are_all_listed(tmp_path):
     assert "['data_path'] are set by the build" in message and "'title'" in message
 
 
+def test_long_runs_start_first_by_cache_timing_else_by_manifest_hint(tmp_path):
+    manifest = tmp_path / "m.yml"
+    manifest.write_text(
+        f"notebooks_dir: {FIXTURES}\nruns:\n"
+        "  - {name: a, notebook: fx_effects.ipynb, title: A}\n"
+        "  - {name: b, notebook: fx_effects.ipynb, title: B}\n"
+        "  - {name: c, notebook: fx_claims.ipynb, title: C, expected_seconds: 60}\n"
+        "  - {name: d, notebook: fx_claims.ipynb, title: D}\n"
+    )
+    runs = list(report_build.read_manifest(manifest).runs)
+    cache = tmp_path / "cache"
+    order = [run.name for run in report_build._start_order(runs, cache)]
+    assert order == ["c", "a", "b", "d"]  # the hint; ties keep manifest order
+    (cache / "d" / "oldkey").mkdir(parents=True)
+    (cache / "d" / "oldkey" / "meta.json").write_text('{"seconds": 90.0}')
+    order = [run.name for run in report_build._start_order(runs, cache)]
+    assert order == ["d", "c", "a", "b"]  # a measured time beats the hint
+    manifest.write_text(manifest.read_text().replace("expected_seconds: 60",
+                                                     "expected_seconds: -1"))
+    with pytest.raises(report_build.BuildError, match="expected_seconds"):
+        report_build.read_manifest(manifest)
+
+
 def test_the_project_manifest_is_well_formed():
     import yaml
 

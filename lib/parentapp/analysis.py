@@ -896,7 +896,7 @@ def replication_summary(n_reps: int, seed: int, level: float = 0.10,
 P_FLOOR = 0.001
 
 # kind of each number -> how it is written; see format_value.
-FORMAT_KINDS = ("coef", "se", "p", "share", "count", "stat", "stat1", "rho", "text")
+FORMAT_KINDS = ("coef", "se", "p", "share", "points", "count", "stat", "stat1", "rho", "text")
 
 # Column name -> (heading, kind) for the columns the package's frames use.
 COLUMN_STYLES: dict[str, tuple[str, str]] = {
@@ -912,7 +912,7 @@ COLUMN_STYLES: dict[str, tuple[str, str]] = {
     "no_access": ("No access", "value"), "no access": ("No access", "value"),
     "access": ("Access", "value"), "all": ("All", "value"),
     "mean_no_access": ("Mean, no access", "value"), "mean_access": ("Mean, access", "value"),
-    "difference": ("Difference", "value"), "std_diff": ("Std. difference", "stat"),
+    "difference": ("Difference", "difference"), "std_diff": ("Std. difference", "stat"),
     "n_no_access": ("N, no access", "count"), "n_access": ("N, access", "count"),
     "users_no_access": ("Users, no access", "count"), "users_access": ("Users, access", "count"),
     "takeup_access": ("Take-up with access", "share"),
@@ -994,8 +994,9 @@ def format_interval(low: float | None, high: float | None, digits: int = 1) -> s
 
 def format_value(value: Any, kind: str) -> str:
     """One cell as text by its ``kind`` (see :data:`FORMAT_KINDS`): ``coef`` 1 decimal,
-    ``se`` 2, ``p`` :func:`format_pvalue`, ``share`` :func:`format_share`, ``count`` an
-    integer, ``stat`` 2 decimals, ``stat1`` 1 decimal, ``rho`` 2 decimals, ``text`` as is.
+    ``se`` 2, ``p`` :func:`format_pvalue`, ``share`` :func:`format_share`, ``points`` a
+    difference of shares in percentage points, ``count`` an integer, ``stat`` 2 decimals,
+    ``stat1`` 1 decimal, ``rho`` 2 decimals, ``text`` as is.
     Text already in the cell (a suppression marker such as ``"<10"``) is kept."""
     if kind not in FORMAT_KINDS:
         raise ValueError(f"format kind {kind!r}: use one of {FORMAT_KINDS}")
@@ -1008,6 +1009,8 @@ def format_value(value: Any, kind: str) -> str:
         return format_pvalue(float(value))
     if kind == "share":
         return format_share(value)
+    if kind == "points":  # a difference of two shares
+        return tables.format_number(100 * float(value), 1) + " pp"
     if kind == "count":
         return f"{int(value):d}"
     digits = {"coef": 1, "se": 2, "stat": 2, "stat1": 1, "rho": 2}[kind]
@@ -1082,8 +1085,8 @@ def present(table: pd.DataFrame, counts: pd.DataFrame | pd.Series | str | None =
     index_name : str, optional
         Heading of the row labels (default: none).
     row_kinds : callable or mapping, optional
-        Kind per row label for columns of kind ``"value"`` (tables whose rows mix shares and
-        means, e.g. covariate means); default ``"stat"``.
+        Kind per row label for columns of kind ``"value"`` or ``"difference"`` (tables
+        whose rows mix shares and means, e.g. covariate means); default ``"stat"``.
     zero_is_safe, secondary
         Passed to ``privacy.suppress``.
 
@@ -1127,13 +1130,23 @@ def present(table: pd.DataFrame, counts: pd.DataFrame | pd.Series | str | None =
             if key not in shown.columns:
                 raise KeyError(f"column {key!r} is not in the table (columns: "
                                f"{list(shown.columns)})")
-            out[heading] = [format_value(v, kind_of(r) if kind == "value" else kind)
+            out[heading] = [format_value(v, _cell_kind(kind, kind_of(r)))
                             for r, v in zip(shown.index, shown[key], strict=True)]
     frame = pd.DataFrame(out, index=pd.Index([relabel(k) for k in shown.index],
                                              name=index_name))
     frame.columns.name = None
     frame.attrs["suppression"] = mask
     return frame
+
+
+def _cell_kind(column_kind: str, row_kind: str) -> str:
+    """Column kinds ``value`` and ``difference`` take the row's kind; the difference of two
+    shares is in percentage points."""
+    if column_kind == "value":
+        return row_kind
+    if column_kind == "difference":
+        return "points" if row_kind == "share" else row_kind
+    return column_kind
 
 
 def covariate_kind(label: Any) -> str:

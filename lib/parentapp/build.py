@@ -95,6 +95,7 @@ class Run:
     title: str
     parameters: dict[str, Any]
     publish: tuple[str, ...] | None = None  # top-level results keys this run provides
+    expected_seconds: float = 0.0  # rough run time: long runs start first (see _start_order)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ def read_manifest(path: str | os.PathLike = paths.MANIFEST) -> Manifest:
     ``results_path`` are injected by the build and may not be set here) and optional
     ``publish``: the top-level results keys this run contributes to ``results.json``
     (default: every key it records for the first run of a notebook, none for reruns of the
-    same notebook, which appear under ``runs.<name>`` only).
+    same notebook, which appear under ``runs.<name>`` only), and optional
+    ``expected_seconds``: a rough run time, so that long runs start first when no earlier
+    timing is in the cache.
 
     Raises
     ------
@@ -177,7 +180,8 @@ def read_manifest(path: str | os.PathLike = paths.MANIFEST) -> Manifest:
             continue
         name = entry.get("name")
         where = f"run {number} ({name!r})"
-        unknown = set(entry) - {"name", "notebook", "title", "parameters", "publish"}
+        unknown = set(entry) - {"name", "notebook", "title", "parameters", "publish",
+                                "expected_seconds"}
         if unknown:
             problems.append(f"{where}: unknown field(s) {sorted(unknown)}")
         if not isinstance(name, str) or not _NAME.match(name):
@@ -210,9 +214,13 @@ def read_manifest(path: str | os.PathLike = paths.MANIFEST) -> Manifest:
             isinstance(publish, list) and all(isinstance(k, str) for k in publish)
         ):
             problems.append(f"{where}: 'publish' must be a list of result keys")
+        expected = entry.get("expected_seconds", 0)
+        if isinstance(expected, bool) or not isinstance(expected, int | float) or expected < 0:
+            problems.append(f"{where}: 'expected_seconds' must be a number of seconds >= 0")
+            expected = 0
         if nb_path is not None:
             runs.append(Run(str(name), nb_path, str(title), dict(parameters),
-                            None if publish is None else tuple(publish)))
+                            None if publish is None else tuple(publish), float(expected)))
     if problems:
         raise BuildError(f"{path} has {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     return Manifest(path=path, title=str(raw.get("title") or "Parental involvement through "
@@ -927,6 +935,7 @@ def build(
             say(f"[{position[run.name]:>2}/{total}] cached {run.name:<{width}}  "
                 f"(ran {meta['started']} UTC in {_duration(meta['seconds'])})")
 
+    todo = _start_order(todo, cache)
     failures = _execute_all(todo, entries, keys, source, commit, kernel, jobs, say,
                             position, total, width, records)
     failed_dir = out / "failed"
@@ -959,6 +968,19 @@ def build(
     say(f"[build] report written to {out / 'index.html'} in {_duration(summary.seconds)} "
         f"({len(summary.executed)} executed, {len(summary.cached)} cached)")
     return summary
+
+
+def _start_order(todo: list[Run], cache: Path) -> list[Run]:
+    """Longest expected run first (so a long run does not start last and idle the other
+    workers): the last recorded time of the run in the cache, else the manifest's
+    ``expected_seconds``; ties keep manifest order."""
+
+    def expected(run: Run) -> float:
+        timings = [json.loads(meta.read_text())["seconds"]
+                   for meta in (cache / run.name).glob("*/meta.json")]
+        return max(timings) if timings else run.expected_seconds
+
+    return sorted(todo, key=expected, reverse=True)  # sorted() is stable
 
 
 def _execute_all(todo, entries, keys, source, commit, kernel, jobs, say, position, total,
