@@ -458,6 +458,23 @@ def test_summary_and_table_show_the_truth_of_simulated_data():
     assert "true effect" not in " ".join(report_build.summarise(plain))
 
 
+def test_summary_says_how_many_subgroup_findings_survive_adjustment():
+    data = _index_data([2.0, 10.0, 5.0, -4.0])
+    assert "Romano" not in " ".join(report_build.summarise(data))  # absent: no sentence
+    cell = {"tested": True, "unadjusted": True, "romano_wolf": False,
+            "benjamini_hochberg": False, "claim": 4}
+    data["multiple_testing"] = {
+        "level": 0.10, "family": {f"cell {i}": {} for i in range(21)},
+        "claims": {"a": {**cell, "romano_wolf": True, "benjamini_hochberg": True},
+                   "b": {**cell, "benjamini_hochberg": True, "claim": 6},
+                   "c": cell,
+                   "d": {**cell, "unadjusted": False, "claim": 5}}}
+    text = " ".join(report_build.summarise(data))
+    assert ("The subgroup claims (4, 6) rest on 3 subgroup effects that are significant at 10 % "
+            "on their own; tested together with all 21 subgroups, 1 remains after the "
+            "Romano–Wolf adjustment and 2 when") in text
+
+
 def test_describe_data_finds_the_truth_file(tmp_path):
     from parentapp import simulate
 

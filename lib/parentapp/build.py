@@ -710,7 +710,31 @@ def summarise(data: Mapping[str, Any], table=None) -> list[str]:
         listed = ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
         sentences.append(f"Not reproduced: claim{'s' if len(ids) > 1 else ''} {listed} (the "
                          "scorecard below gives each claim and the evidence).")
+    adjusted = _multiple_testing_sentence(data.get("multiple_testing"))
+    if adjusted:
+        sentences.append(adjusted)
     return sentences
+
+
+def _multiple_testing_sentence(testing: Mapping[str, Any] | None) -> str | None:
+    """How many subgroup findings behind the claims survive the adjustment for testing many
+    subgroups at once (recorded by the heterogeneity notebook as ``multiple_testing``)."""
+    if not testing or not testing.get("claims") or not testing.get("family"):
+        return None
+    cells = [c for c in testing["claims"].values() if c.get("tested") and c.get("unadjusted")]
+    if not cells:
+        return None
+    level = testing.get("level", 0.10)
+    kept_rw = sum(bool(c.get("romano_wolf")) for c in cells)
+    kept_bh = sum(bool(c.get("benjamini_hochberg")) for c in cells)
+    claim_ids = sorted({int(c["claim"]) for c in cells})
+    claim_text = ", ".join(str(i) for i in claim_ids)
+    return (f"The subgroup claims ({claim_text}) rest on {len(cells)} subgroup effects that are "
+            f"significant at {level * 100:g} % on their own; tested together with all "
+            f"{len(testing['family'])} subgroups, {kept_rw} "
+            f"remain{'s' if kept_rw == 1 else ''} after the Romano–Wolf adjustment and "
+            f"{kept_bh} when the share of false findings is controlled (Benjamini–Hochberg). "
+            "Page 5 names them.")
 
 
 def headline_figure(data: Mapping[str, Any], table=None) -> tuple[bytes, tuple[int, int]]:
