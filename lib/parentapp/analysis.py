@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from parentapp import estimate, paper, privacy, sample, tables
+from parentapp.paper import significance_phrase  # the paper's convention, one place
 
 __all__ = [
     "ALIGNMENT_PAIRS",
@@ -123,17 +124,6 @@ def apply_winsorize(data: pd.DataFrame, winsorize: float | None,
 
 
 # --------------------------------------------------------------------------- sentences
-
-
-def significance_phrase(pvalue: float) -> str:
-    """How the paper's convention reads a p-value: 5 %, 10 % (not 5 %) or not at 10 %."""
-    if pvalue is None or not math.isfinite(pvalue):
-        return "not tested (no p-value)"
-    if pvalue < 0.05:
-        return "significant at 5 %"
-    if pvalue < 0.10:
-        return "significant at 10 % but not at 5 %"
-    return "not significant at 10 %"
 
 
 def _signed(value: float, digits: int = 1) -> str:

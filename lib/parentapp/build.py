@@ -614,16 +614,6 @@ def _fmt(x: float | None, digits: int = 1, sign: bool = False) -> str:
     return text.replace("-", "−")
 
 
-def _significance(pvalue: float | None) -> str:
-    if pvalue is None:
-        return "significance unknown"
-    if pvalue < 0.05:
-        return "statistically significant at 5 %"
-    if pvalue < 0.10:
-        return "significant at 10 % but not at 5 %"
-    return "not statistically significant"
-
-
 def table1_frame(data: Mapping[str, Any]):
     """Our Table 1 beside the paper's, as a DataFrame passed through privacy.suppress.
 
@@ -680,7 +670,8 @@ def summarise(data: Mapping[str, Any], table=None) -> list[str]:
         sentences.append(
             f"{group[0].upper() + group[1:]}, children whose parents used the app practised "
             f"about {_fmt(abs(coef))} minutes per week {direction} (95 % interval "
-            f"{_fmt(est['ci_low'])} to {_fmt(est['ci_high'])}; {_significance(est['pvalue'])}). "
+            f"{_fmt(est['ci_low'])} to {_fmt(est['ci_high'])}; "
+            f"{paper.significance_phrase(est['pvalue'])}). "
             f"The paper reported {_fmt(pub.coef, sign=True)}{pub.stars}."
         )
     truth = (data.get("truth") or {}).get("table1")

@@ -7,6 +7,7 @@ what the paper printed, so that our estimates can be shown *beside* it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Significance stars by the paper's convention: * at 10 %, ** at 5 % (two-sided).
@@ -76,6 +77,17 @@ def stars_for(pvalue: float) -> str:
         if pvalue < level:
             return mark
     return ""
+
+
+def significance_phrase(pvalue: float | None) -> str:
+    """How the paper's convention reads a p-value: 5 %, 10 % (not 5 %) or not at 10 %."""
+    if pvalue is None or not math.isfinite(pvalue):
+        return "not tested (no p-value)"
+    if pvalue < 0.05:
+        return "significant at 5 %"
+    if pvalue < 0.10:
+        return "significant at 10 % but not at 5 %"
+    return "not significant at 10 %"
 
 
 def se_bounds(key: str) -> tuple[float, float]:
