@@ -152,6 +152,21 @@ def fake_build(monkeypatch):
     return calls
 
 
+def test_build_passes_parameters_read_as_yaml(capsys, fake_build, good_csv, tmp_path):
+    code, _, _ = run(capsys, "build", "--data", good_csv, "--out", tmp_path / "r",
+                     "--param", "n_draws=500", "--param", "cov=robust", "--param", "winsorize=null")
+    assert code == 0
+    assert fake_build[0]["parameters"] == {"n_draws": 500, "cov": "robust", "winsorize": None}
+
+
+def test_build_refuses_a_malformed_parameter(capsys, fake_build):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["build", "--param", "n draws"])
+    assert stop.value.code == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+    assert fake_build == []
+
+
 def test_build_delegates_with_arguments(capsys, fake_build, good_csv, tmp_path):
     code, _, _ = run(capsys, "build", "--data", good_csv, "--out", tmp_path / "r", "--jobs", "3")
     assert code == 0

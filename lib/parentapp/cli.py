@@ -4,7 +4,7 @@
     parentapp simulate --seed N --out FILE   write the calibrated synthetic trial (+ truth file)
     parentapp sample [--data FILE] [--ses scp|income] [--groups K]
                                              build the analysis sample, print the attrition flow
-    parentapp build [--data FILE] [--out DIR] [--jobs N]
+    parentapp build [--data FILE] [--out DIR] [--jobs N] [--param NAME=VALUE ...]
                                              run the notebooks and render the report
 
 Exit codes: 0 success, 1 the build failed (a notebook raised), 2 bad input (unreadable file,
@@ -93,6 +93,19 @@ def _sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parameter(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` with VALUE read as YAML (numbers, null, true/false, strings)."""
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE, e.g. n_draws=500")
+    try:
+        return name, yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE is not valid YAML ({exc})") from exc
+
+
 def _build(args: argparse.Namespace) -> int:
     from parentapp import io
 
@@ -102,6 +115,8 @@ def _build(args: argparse.Namespace) -> int:
     kwargs = {"data": args.data, "out": args.out}
     if args.jobs is not None:
         kwargs["jobs"] = args.jobs
+    if args.param:
+        kwargs["parameters"] = dict(args.param)
     try:
         build.build(**kwargs)
     except build.BuildError as exc:
@@ -153,6 +168,10 @@ def parser() -> argparse.ArgumentParser:
                    help=f"output directory (default {paths.REPORT_DIR})")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="notebooks run in parallel (default: the build's default)")
+    p.add_argument("--param", type=_parameter, action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="papermill parameter set in every run (VALUE read as YAML: "
+                        "n_draws=500, cov=robust); repeatable")
     p.set_defaults(run=_build)
     return top
 
